@@ -1,0 +1,54 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ConfigError, getConfig } from "./config";
+import { createDb, DatabaseError } from "./db/client";
+import { databaseUnavailable, ERROR_CODES, httpError } from "./errors";
+import { healthRoutes } from "./routes/health";
+import { validateRoutes } from "./routes/validate";
+import type { AppEnv } from "./types";
+
+/** Builds the Worker's Hono app: per-request context, the routers, one error handler. */
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    const config = getConfig(c.env);
+    c.set("config", config);
+    // Every statement of this request shares one deadline: past it the check fails closed (503).
+    c.set("db", createDb(config, { timeoutMs: config.validationTimeoutMs }));
+    await next();
+    // Answers about sessions must never be cached by a proxy or a browser.
+    c.header("cache-control", "no-store");
+  });
+
+  app.route("/", healthRoutes);
+  app.route("/", validateRoutes);
+
+  app.notFound(() => {
+    throw httpError(404, { error: ERROR_CODES.notFound, error_description: "No such route." });
+  });
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.res ?? fromHonoException(error);
+    if (error instanceof DatabaseError) {
+      console.error(JSON.stringify({ event: "database_error", code: error.code, message: error.message }));
+      return databaseUnavailable(c.var.config?.retryAfterSeconds ?? 5).getResponse();
+    }
+    if (error instanceof ConfigError) {
+      console.error(JSON.stringify({ event: "config_error", message: error.message }));
+      return httpError(503, {
+        error: ERROR_CODES.notConfigured,
+        error_description: "The service is misconfigured; see its logs.",
+      }).getResponse();
+    }
+    console.error(JSON.stringify({ event: "unhandled_error", message: String(error), stack: error.stack }));
+    return httpError(500, { error: ERROR_CODES.internalError, error_description: "Internal error." }).getResponse();
+  });
+  return app;
+}
+
+// Hono's own exceptions (malformed JSON, an oversized body) carry only a status and a message.
+function fromHonoException(error: HTTPException): Response {
+  const status = error.status;
+  const code = status === 400 || status === 413 ? ERROR_CODES.invalidRequest : ERROR_CODES.internalError;
+  return httpError(status, { error: code, error_description: error.message || "Bad request." }).getResponse();
+}

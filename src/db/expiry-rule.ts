@@ -1,0 +1,37 @@
+import { type SQL, sql } from "drizzle-orm";
+
+/**
+ * The expiry rule, defined once and evaluated by the database (its `now()`, never the edge's
+ * clock). The validation statement and the expiry job both build their SQL from here, so the two
+ * cannot drift apart.
+ *
+ * - expired: `now() >= absolute_expires_at` or `now() >= last_activity_at + idle timeout`; the seed's
+ *   `is_expired` uses `>=`, so the boundary instant itself is already expired. The idle test is
+ *   written with the column alone on one side so the partial index on active rows serves it.
+ * - reason: whichever limit was reached first; on a tie, 'absolute_timeout'.
+ * - ended_at: the moment the session actually expired, not the moment somebody noticed.
+ */
+export interface ExpiryRule {
+  idleExpiresAt: SQL;
+  isExpired: SQL;
+  reason: SQL;
+  endedAt: SQL;
+}
+
+export function expiryRule(alias: string, idleTimeoutMinutes: number): ExpiryRule {
+  const lastActivityAt = sql.raw(`${alias}.last_activity_at`);
+  const absoluteExpiresAt = sql.raw(`${alias}.absolute_expires_at`);
+  const idleTimeout = sql`make_interval(mins => ${idleTimeoutMinutes}::int)`;
+  const idleExpiresAt = sql`(${lastActivityAt} + ${idleTimeout})`;
+  return {
+    idleExpiresAt,
+    isExpired: sql`(${absoluteExpiresAt} <= now() or ${lastActivityAt} <= now() - ${idleTimeout})`,
+    reason: sql`(case when ${absoluteExpiresAt} <= ${idleExpiresAt} then 'absolute_timeout' else 'idle_timeout' end)`,
+    endedAt: sql`least(${absoluteExpiresAt}, ${idleExpiresAt})`,
+  };
+}
+
+/** A timestamptz as ISO-8601 in UTC with microseconds, whatever the connection's TimeZone. */
+export function isoTimestamp(value: SQL): SQL {
+  return sql`to_char(${value} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}

@@ -1,0 +1,44 @@
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** Every error code this service answers with, in one place. The first three are RFC 6750's. */
+export const ERROR_CODES = {
+  invalidRequest: "invalid_request",
+  invalidToken: "invalid_token",
+  insufficientScope: "insufficient_scope",
+  unauthorized: "unauthorized",
+  notFound: "not_found",
+  unprocessable: "unprocessable_entity",
+  temporarilyUnavailable: "temporarily_unavailable",
+  notConfigured: "not_configured",
+  internalError: "internal_error",
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+export interface ErrorBody {
+  error: ErrorCode;
+  error_description: string;
+  issues?: { path: string; message: string }[];
+}
+
+/** An `HTTPException` whose response is the service's JSON error shape, with extra headers. */
+export function httpError(
+  status: ContentfulStatusCode,
+  body: ErrorBody,
+  headers: Record<string, string> = {},
+): HTTPException {
+  const res = new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
+  });
+  return new HTTPException(status, { res, message: body.error_description });
+}
+
+/** 503 with `Retry-After`: the database could not answer, so nobody is let through. */
+export function databaseUnavailable(retryAfterSeconds: number): HTTPException {
+  return httpError(
+    503,
+    { error: ERROR_CODES.temporarilyUnavailable, error_description: "The session store is unavailable; try again later." },
+    { "retry-after": String(retryAfterSeconds) },
+  );
+}

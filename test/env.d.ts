@@ -1,0 +1,13 @@
+import type { Env as WorkerEnv } from "../src/types";
+
+declare global {
+  namespace Cloudflare {
+    /** The Worker's bindings in the tests, plus the ports of the test's fault servers. */
+    interface Env extends WorkerEnv {
+      TEST_FAILING_PORT: string;
+      TEST_SLOW_PORT: string;
+      TEST_CLOSED_PORT: string;
+      TEST_STANDIN_PORT: string;
+    }
+  }
+}

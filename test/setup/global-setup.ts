@@ -1,0 +1,45 @@
+import type { Server } from "node:http";
+import type { TestProject } from "vitest/node";
+import { startStandIn } from "../../dev/standin";
+import { createScratchDatabase } from "../../dev/scratch-database";
+import { findClosedPort, portOf, startFailingServer, startSlowServer } from "./fault-servers";
+
+/** How long the slow fault server holds each request: well past the tests' VALIDATION_TIMEOUT_MS. */
+export const SLOW_DATABASE_DELAY_MS = 3000;
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    standInPort: number;
+    failingPort: number;
+    slowPort: number;
+    closedPort: number;
+    backend: string;
+  }
+}
+
+/**
+ * Starts the Neon stand-in for the Worker tests: on the PostgreSQL server named by
+ * TEST_DATABASE_URL (in a fresh database made for this run and dropped after), or on an embedded
+ * PGlite when it is unset. The migrations run first, exactly as `npm run db:migrate` runs them.
+ */
+export default async function setup(project: TestProject) {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  const scratch = serverUrl ? await createScratchDatabase(serverUrl, "sessiongate_test") : undefined;
+  const standIn = await startStandIn({ databaseUrl: scratch?.url, port: 0, log: () => {} });
+  await standIn.backend.migrate("drizzle");
+  const failing = await startFailingServer();
+  const slow = await startSlowServer(standIn.url, SLOW_DATABASE_DELAY_MS);
+
+  project.provide("standInPort", standIn.port);
+  project.provide("failingPort", portOf(failing));
+  project.provide("slowPort", portOf(slow));
+  project.provide("closedPort", await findClosedPort());
+  project.provide("backend", standIn.backend.description);
+  console.log(`[test] Neon stand-in on ${standIn.url}: ${standIn.backend.description}`);
+
+  return async () => {
+    await Promise.all([failing, slow].map((s: Server) => new Promise((resolve) => s.close(resolve))));
+    await standIn.close();
+    await scratch?.drop();
+  };
+}

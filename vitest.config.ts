@@ -1,0 +1,49 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/** The admin key the Worker tests run with (a test-only value, 32+ characters). */
+export const TEST_ADMIN_API_KEY = "test-admin-key-0123456789abcdefghijklmnop";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Pure functions and the stand-in's contract with the genuine driver, in Node.
+        test: {
+          name: "node",
+          include: ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // The real Worker inside workerd, through the genuine driver, to the stand-in.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                DATABASE_URL: `postgres://postgres@127.0.0.1:${inject("standInPort")}/sessiongate`,
+                NEON_LOCAL_HTTP: "true",
+                ADMIN_API_KEY: TEST_ADMIN_API_KEY,
+                VALIDATION_TIMEOUT_MS: "1000",
+                TEST_FAILING_PORT: String(inject("failingPort")),
+                TEST_SLOW_PORT: String(inject("slowPort")),
+                TEST_CLOSED_PORT: String(inject("closedPort")),
+                TEST_STANDIN_PORT: String(inject("standInPort")),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          globalSetup: ["test/setup/global-setup.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});

@@ -25,23 +25,46 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", validateRoutes);
 
   app.notFound(() => {
-    throw httpError(404, { error: ERROR_CODES.notFound, error_description: "No such route." });
+    throw httpError(404, {
+      error: ERROR_CODES.notFound,
+      error_description: "No such route.",
+    });
   });
   app.onError((error, c) => {
-    if (error instanceof HTTPException) return error.res ?? fromHonoException(error);
+    if (error instanceof HTTPException)
+      return error.res ?? fromHonoException(error);
     if (error instanceof DatabaseError) {
-      console.error(JSON.stringify({ event: "database_error", code: error.code, message: error.message }));
-      return databaseUnavailable(c.var.config?.retryAfterSeconds ?? 5).getResponse();
+      console.error(
+        JSON.stringify({
+          event: "database_error",
+          code: error.code,
+          message: error.message,
+        }),
+      );
+      return databaseUnavailable(
+        c.var.config?.retryAfterSeconds ?? 5,
+      ).getResponse();
     }
     if (error instanceof ConfigError) {
-      console.error(JSON.stringify({ event: "config_error", message: error.message }));
+      console.error(
+        JSON.stringify({ event: "config_error", message: error.message }),
+      );
       return httpError(503, {
         error: ERROR_CODES.notConfigured,
         error_description: "The service is misconfigured; see its logs.",
       }).getResponse();
     }
-    console.error(JSON.stringify({ event: "unhandled_error", message: String(error), stack: error.stack }));
-    return httpError(500, { error: ERROR_CODES.internalError, error_description: "Internal error." }).getResponse();
+    console.error(
+      JSON.stringify({
+        event: "unhandled_error",
+        message: String(error),
+        stack: error.stack,
+      }),
+    );
+    return httpError(500, {
+      error: ERROR_CODES.internalError,
+      error_description: "Internal error.",
+    }).getResponse();
   });
   return app;
 }
@@ -49,6 +72,12 @@ export function createApp(): Hono<AppEnv> {
 // Hono's own exceptions (malformed JSON, an oversized body) carry only a status and a message.
 function fromHonoException(error: HTTPException): Response {
   const status = error.status;
-  const code = status === 400 || status === 413 ? ERROR_CODES.invalidRequest : ERROR_CODES.internalError;
-  return httpError(status, { error: code, error_description: error.message || "Bad request." }).getResponse();
+  const code =
+    status === 400 || status === 413
+      ? ERROR_CODES.invalidRequest
+      : ERROR_CODES.internalError;
+  return httpError(status, {
+    error: code,
+    error_description: error.message || "Bad request.",
+  }).getResponse();
 }

@@ -29,7 +29,11 @@ export function httpError(
 ): HTTPException {
   const res = new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      ...headers,
+    },
   });
   return new HTTPException(status, { res, message: body.error_description });
 }
@@ -38,7 +42,10 @@ export function httpError(
 export function databaseUnavailable(retryAfterSeconds: number): HTTPException {
   return httpError(
     503,
-    { error: ERROR_CODES.temporarilyUnavailable, error_description: "The session store is unavailable; try again later." },
+    {
+      error: ERROR_CODES.temporarilyUnavailable,
+      error_description: "The session store is unavailable; try again later.",
+    },
     { "retry-after": String(retryAfterSeconds) },
   );
 }

@@ -8,32 +8,55 @@ import type { RejectReason } from "../sessions/outcome";
  *   than 2xx, 401 and 403 into a 500 for the client, which would hide the challenge.
  * - Unknown, expired and revoked tokens share one answer, so a client cannot probe which it holds.
  */
-export function bearerChallenge(realm: string, reason: RejectReason): HTTPException {
+export function bearerChallenge(
+  realm: string,
+  reason: RejectReason,
+): HTTPException {
   switch (reason) {
     case "missing_credentials":
       return httpError(
         401,
-        { error: ERROR_CODES.unauthorized, error_description: "A bearer token is required." },
+        {
+          error: ERROR_CODES.unauthorized,
+          error_description: "A bearer token is required.",
+        },
         { "www-authenticate": `Bearer realm="${realm}"` },
       );
     case "malformed_credentials":
       return httpError(
         401,
-        { error: ERROR_CODES.invalidRequest, error_description: "The Authorization header is not a valid bearer credential." },
-        { "www-authenticate": `Bearer realm="${realm}", error="invalid_request"` },
+        {
+          error: ERROR_CODES.invalidRequest,
+          error_description:
+            "The Authorization header is not a valid bearer credential.",
+        },
+        {
+          "www-authenticate": `Bearer realm="${realm}", error="invalid_request"`,
+        },
       );
     case "app_type_mismatch":
     case "tenant_mismatch":
       return httpError(
         403,
-        { error: ERROR_CODES.insufficientScope, error_description: "The session does not grant access to this resource." },
-        { "www-authenticate": `Bearer realm="${realm}", error="insufficient_scope"` },
+        {
+          error: ERROR_CODES.insufficientScope,
+          error_description:
+            "The session does not grant access to this resource.",
+        },
+        {
+          "www-authenticate": `Bearer realm="${realm}", error="insufficient_scope"`,
+        },
       );
     default:
       return httpError(
         401,
-        { error: ERROR_CODES.invalidToken, error_description: "The token is not valid." },
-        { "www-authenticate": `Bearer realm="${realm}", error="invalid_token"` },
+        {
+          error: ERROR_CODES.invalidToken,
+          error_description: "The token is not valid.",
+        },
+        {
+          "www-authenticate": `Bearer realm="${realm}", error="invalid_token"`,
+        },
       );
   }
 }

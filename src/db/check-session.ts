@@ -8,7 +8,11 @@ export type SessionLookup =
   | { status: "valid"; session: ValidSession }
   | { status: "unknown" }
   | { status: "inactive"; sessionId: string }
-  | { status: "expired"; sessionId: string; reason: "idle_timeout" | "absolute_timeout" };
+  | {
+      status: "expired";
+      sessionId: string;
+      reason: "idle_timeout" | "absolute_timeout";
+    };
 
 interface CheckRow extends Record<string, unknown> {
   id: string;
@@ -85,9 +89,14 @@ export async function checkSessionByTokenHash(
   );
   const row = rows[0];
   if (row === undefined) return { status: "unknown" };
-  if (row.status === "inactive") return { status: "inactive", sessionId: row.id };
+  if (row.status === "inactive")
+    return { status: "inactive", sessionId: row.id };
   if (row.status === "expired") {
-    return { status: "expired", sessionId: row.id, reason: row.ended_reason ?? "idle_timeout" };
+    return {
+      status: "expired",
+      sessionId: row.id,
+      reason: row.ended_reason ?? "idle_timeout",
+    };
   }
   return {
     status: "valid",

@@ -18,7 +18,10 @@ export interface ExpiryRule {
   endedAt: SQL;
 }
 
-export function expiryRule(alias: string, idleTimeoutMinutes: number): ExpiryRule {
+export function expiryRule(
+  alias: string,
+  idleTimeoutMinutes: number,
+): ExpiryRule {
   const lastActivityAt = sql.raw(`${alias}.last_activity_at`);
   const absoluteExpiresAt = sql.raw(`${alias}.absolute_expires_at`);
   const idleTimeout = sql`make_interval(mins => ${idleTimeoutMinutes}::int)`;
@@ -33,5 +36,5 @@ export function expiryRule(alias: string, idleTimeoutMinutes: number): ExpiryRul
 
 /** A timestamptz as ISO-8601 in UTC with microseconds, whatever the connection's TimeZone. */
 export function isoTimestamp(value: SQL): SQL {
-  return sql`to_char(${value} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+  return sql`to_char((${value}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }

@@ -20,7 +20,8 @@ import { DEFAULT_APP_TYPE } from "../sessions/constants";
  * application's database, recognises them as already present instead of adding copies.
  */
 
-const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
+const timestamptz = (name: string) =>
+  timestamp(name, { withTimezone: true, mode: "string" });
 
 /** Minimal stand-ins for standalone installs; the existing application has its own, richer ones. */
 export const users = pgTable("users", {
@@ -51,20 +52,32 @@ export const sessions = pgTable(
     revokedAt: timestamptz("revoked_at"),
     revokeReason: varchar("revoke_reason", { length: 50 }),
     endedAt: timestamptz("ended_at"),
-    appType: varchar("app_type", { length: 20 }).notNull().default(DEFAULT_APP_TYPE),
+    appType: varchar("app_type", { length: 20 })
+      .notNull()
+      .default(DEFAULT_APP_TYPE),
   },
   (table) => [
-    foreignKey({ name: "sessions_user_id_fkey", columns: [table.userId], foreignColumns: [users.id] }).onDelete(
-      "cascade",
-    ),
-    foreignKey({ name: "sessions_tenant_id_fkey", columns: [table.tenantId], foreignColumns: [tenants.id] }),
+    foreignKey({
+      name: "sessions_user_id_fkey",
+      columns: [table.userId],
+      foreignColumns: [users.id],
+    }).onDelete("cascade"),
+    foreignKey({
+      name: "sessions_tenant_id_fkey",
+      columns: [table.tenantId],
+      foreignColumns: [tenants.id],
+    }),
     // The seed declares the hash `unique=True, index=True`: SQLAlchemy makes that one unique index.
     uniqueIndex("ix_sessions_session_token_hash").on(table.sessionTokenHash),
     index("ix_sessions_user_id").on(table.userId),
     index("ix_sessions_tenant_id").on(table.tenantId),
     // The expiry job scans only active rows; these stay small however many ended rows pile up.
-    index("ix_sessions_active_last_activity_at").on(table.lastActivityAt).where(sql`is_active`),
-    index("ix_sessions_active_absolute_expires_at").on(table.absoluteExpiresAt).where(sql`is_active`),
+    index("ix_sessions_active_last_activity_at")
+      .on(table.lastActivityAt)
+      .where(sql`is_active`),
+    index("ix_sessions_active_absolute_expires_at")
+      .on(table.absoluteExpiresAt)
+      .where(sql`is_active`),
   ],
 );
 

@@ -24,7 +24,10 @@ export async function checkSession(
 ): Promise<CheckResult> {
   const bearer = readBearerToken(authorization);
   if (!bearer.ok) {
-    const reason: RejectReason = bearer.reason === "missing" ? "missing_credentials" : "malformed_credentials";
+    const reason: RejectReason =
+      bearer.reason === "missing"
+        ? "missing_credentials"
+        : "malformed_credentials";
     logCheck({ outcome: "rejected", reason, dbMs: null });
     return { outcome: { ok: false, reason }, dbMs: null };
   }
@@ -33,22 +36,39 @@ export async function checkSession(
   let dbMs: number | null = null;
   let logged = false;
   try {
-    const lookup = await checkSessionByTokenHash(db, hashToken(bearer.token), config);
+    const lookup = await checkSessionByTokenHash(
+      db,
+      hashToken(bearer.token),
+      config,
+    );
     dbMs = round(performance.now() - started);
     const outcome = decide(lookup, requirements);
     logged = true;
     logCheck(
       outcome.ok
         ? { outcome: "valid", sessionId: outcome.session.id, dbMs }
-        : { outcome: "rejected", reason: outcome.reason, sessionId: outcome.sessionId, dbMs },
+        : {
+            outcome: "rejected",
+            reason: outcome.reason,
+            sessionId: outcome.sessionId,
+            dbMs,
+          },
     );
     return { outcome, dbMs };
   } finally {
-    if (!logged) logCheck({ outcome: "error", reason: "database_unavailable", dbMs: round(performance.now() - started) });
+    if (!logged)
+      logCheck({
+        outcome: "error",
+        reason: "database_unavailable",
+        dbMs: round(performance.now() - started),
+      });
   }
 }
 
-function decide(lookup: Awaited<ReturnType<typeof checkSessionByTokenHash>>, requirements: CheckRequirements): CheckOutcome {
+function decide(
+  lookup: Awaited<ReturnType<typeof checkSessionByTokenHash>>,
+  requirements: CheckRequirements,
+): CheckOutcome {
   switch (lookup.status) {
     case "unknown":
       return { ok: false, reason: "unknown" };
@@ -58,10 +78,20 @@ function decide(lookup: Awaited<ReturnType<typeof checkSessionByTokenHash>>, req
       return { ok: false, reason: lookup.reason, sessionId: lookup.sessionId };
     case "valid": {
       const { session } = lookup;
-      if (requirements.appType !== undefined && session.appType !== requirements.appType) {
-        return { ok: false, reason: "app_type_mismatch", sessionId: session.id };
+      if (
+        requirements.appType !== undefined &&
+        session.appType !== requirements.appType
+      ) {
+        return {
+          ok: false,
+          reason: "app_type_mismatch",
+          sessionId: session.id,
+        };
       }
-      if (requirements.tenantId !== undefined && session.tenantId !== requirements.tenantId) {
+      if (
+        requirements.tenantId !== undefined &&
+        session.tenantId !== requirements.tenantId
+      ) {
         return { ok: false, reason: "tenant_mismatch", sessionId: session.id };
       }
       return { ok: true, session };
@@ -70,7 +100,12 @@ function decide(lookup: Awaited<ReturnType<typeof checkSessionByTokenHash>>, req
 }
 
 // One structured line per check. Never the token or its hash: a log is not a credential store.
-function logCheck(entry: { outcome: string; reason?: string; sessionId?: string; dbMs: number | null }): void {
+function logCheck(entry: {
+  outcome: string;
+  reason?: string;
+  sessionId?: string;
+  dbMs: number | null;
+}): void {
   console.log(JSON.stringify({ event: "session_check", ...entry }));
 }
 

@@ -24,7 +24,9 @@ export type RejectReason =
   | "app_type_mismatch"
   | "tenant_mismatch";
 
-export type CheckOutcome = { ok: true; session: ValidSession } | { ok: false; reason: RejectReason; sessionId?: string };
+export type CheckOutcome =
+  | { ok: true; session: ValidSession }
+  | { ok: false; reason: RejectReason; sessionId?: string };
 
 export interface CheckRequirements {
   appType?: AppType;

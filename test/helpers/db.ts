@@ -1,5 +1,5 @@
-import { neon, neonConfig } from "@neondatabase/serverless";
 import { env } from "cloudflare:workers";
+import { neon, neonConfig } from "@neondatabase/serverless";
 
 /*
  * Direct access to the test database, playing the part of the existing application: plain SQL
@@ -22,7 +22,10 @@ export async function createTenant(): Promise<number> {
 /** A fresh random token in the shape our issuer uses: 32 random bytes, base64url. */
 export function newToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 }
 
 export interface SessionSpec {
@@ -49,7 +52,9 @@ export interface TestSession {
 }
 
 /** Inserts a session row the way the existing application writes one, every column explicit. */
-export async function insertSession(spec: SessionSpec = {}): Promise<TestSession> {
+export async function insertSession(
+  spec: SessionSpec = {},
+): Promise<TestSession> {
   const userId = spec.userId ?? (await createUser());
   const token = spec.token ?? newToken();
   const idle = spec.idleSeconds ?? 0;
@@ -67,7 +72,12 @@ export async function insertSession(spec: SessionSpec = {}): Promise<TestSession
       ${ended === undefined ? null : sql`now() - make_interval(secs => ${ended})`},
       ${spec.appType ?? "control_panel"})
     returning id`;
-  return { id: String(rows[0]?.id), token, userId, tenantId: spec.tenantId ?? null };
+  return {
+    id: String(rows[0]?.id),
+    token,
+    userId,
+    tenantId: spec.tenantId ?? null,
+  };
 }
 
 export interface StoredSession {
@@ -83,9 +93,13 @@ export interface StoredSession {
   expected_ended_at: string;
 }
 
-const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const iso = (column: string) =>
+  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-export async function readSession(id: string, idleTimeoutMinutes = 30): Promise<StoredSession> {
+export async function readSession(
+  id: string,
+  idleTimeoutMinutes = 30,
+): Promise<StoredSession> {
   const rows = await sql.query(
     `select is_active, revoke_reason, ${iso("ended_at")} as ended_at, ${iso("revoked_at")} as revoked_at,
        ${iso("last_activity_at")} as last_activity_at, ${iso("absolute_expires_at")} as absolute_expires_at,
@@ -103,15 +117,22 @@ export async function readSession(id: string, idleTimeoutMinutes = 30): Promise<
  * A database URL whose requests the stand-in counts apart from every other test's (it keys its
  * counters by application_name), and a way to read that count: how many round trips a call cost.
  */
-export function countedDatabase(): { databaseUrl: string; requests: () => Promise<number> } {
+export function countedDatabase(): {
+  databaseUrl: string;
+  requests: () => Promise<number>;
+} {
   const name = `count-${crypto.randomUUID()}`;
   const url = new URL(env.DATABASE_URL);
   url.searchParams.set("application_name", name);
   return {
     databaseUrl: url.toString(),
     requests: async () => {
-      const res = await fetch(`http://127.0.0.1:${env.TEST_STANDIN_PORT}/__standin/stats`);
-      const stats = (await res.json()) as { byApplicationName: Record<string, number> };
+      const res = await fetch(
+        `http://127.0.0.1:${env.TEST_STANDIN_PORT}/__standin/stats`,
+      );
+      const stats = (await res.json()) as {
+        byApplicationName: Record<string, number>;
+      };
       return stats.byApplicationName[name] ?? 0;
     },
   };

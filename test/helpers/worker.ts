@@ -1,4 +1,7 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import type { Env } from "../../src/types";
@@ -7,9 +10,17 @@ import type { Env } from "../../src/types";
  * Sends a request to the real Worker (its default export, as workerd runs it), optionally with
  * some variables overridden: each distinct env is parsed once, as in production.
  */
-export async function callWorker(path: string, init: RequestInit = {}, overrides: Partial<Env> = {}): Promise<Response> {
+export async function callWorker(
+  path: string,
+  init: RequestInit = {},
+  overrides: Partial<Env> = {},
+): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request(`http://gate.test${path}`, init), { ...env, ...overrides }, ctx);
+  const res = await worker.fetch(
+    new Request(`http://gate.test${path}`, init),
+    { ...env, ...overrides },
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return res;
 }

@@ -1,0 +1,138 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { RevokeReason } from "../sessions/constants";
+import { type Db, queryRows } from "./client";
+import { expiryRule } from "./expiry-rule";
+
+/*
+ * The expiry job's statements. Neon's HTTP endpoint has no interactive transactions, so each batch
+ * is ONE statement and therefore atomic: it picks at most `limit` rows with `FOR UPDATE SKIP
+ * LOCKED`, changes them, and reports what it changed from RETURNING.
+ *
+ * - SKIP LOCKED: a row another run (or a validation ending or touching it) holds is left for later
+ *   instead of waited on, so the job never queues behind validations and two overlapping runs
+ *   split the work instead of colliding.
+ * - A row another run ended after this statement's snapshot was taken is re-read when it is locked
+ *   (READ COMMITTED re-checks the WHERE clause on the latest version) and dropped; the UPDATE
+ *   checks the condition again on the row it writes. So no row is ended, or counted, twice.
+ * - No ORDER BY: every candidate gets its turn in a later batch, and its `ended_at` is the moment
+ *   it expired whenever the job gets to it; sorting would read every candidate on every batch,
+ *   which is exactly what a back-fill after an outage cannot afford.
+ */
+
+export type TimeoutReason = Extract<
+  RevokeReason,
+  "idle_timeout" | "absolute_timeout"
+>;
+
+const CLEANUP_REASON: RevokeReason = "cleanup_stale";
+
+/**
+ * One batch of the expiry pass, as SQL: exported so a test can EXPLAIN the very statement the job
+ * runs. The candidate scan is `is_active and (absolute_expires_at <= now() or last_activity_at <=
+ * now() - idle)`, which the planner answers with a BitmapOr over the two partial indexes on active
+ * rows however many ended rows the table holds.
+ */
+export function endExpiredSessionsQuery(options: {
+  idleTimeoutMinutes: number;
+  limit: number;
+}): SQL {
+  const candidate = expiryRule("c", options.idleTimeoutMinutes);
+  const current = expiryRule("s", options.idleTimeoutMinutes);
+  return sql`with picked as (
+      select c.id from sessions c
+      where c.is_active and ${candidate.isExpired}
+      limit ${options.limit}::int
+      for update skip locked
+    ), ended as (
+      update sessions s
+      set is_active = false, revoke_reason = ${current.reason}, ended_at = ${current.endedAt}, revoked_at = now()
+      from picked p
+      where s.id = p.id and s.is_active and ${current.isExpired}
+      returning s.revoke_reason
+    )
+    select revoke_reason as reason, count(*)::int as sessions from ended group by revoke_reason`;
+}
+
+/**
+ * Ends up to `limit` active sessions past their absolute or idle limit, by the shared expiry rule
+ * (reason: whichever limit came first; `ended_at`: when it came; `revoked_at`: now).
+ */
+export async function endExpiredSessions(
+  db: Db,
+  options: { idleTimeoutMinutes: number; limit: number },
+): Promise<Record<TimeoutReason, number>> {
+  const rows = await queryRows<{ reason: TimeoutReason; sessions: number }>(
+    db,
+    endExpiredSessionsQuery(options),
+  );
+  const ended: Record<TimeoutReason, number> = {
+    idle_timeout: 0,
+    absolute_timeout: 0,
+  };
+  for (const row of rows) ended[row.reason] = row.sessions;
+  return ended;
+}
+
+/**
+ * Ends up to `limit` rows another writer left half-done: `is_active` still true although
+ * `ended_at` or `revoked_at` is set. The validation path answers such a row by `is_active` alone,
+ * so until it is repaired a revoked session would still pass.
+ *
+ * `ended_at` keeps the writer's own value, else its `revoked_at`: the session ended when it was
+ * revoked, not when the job noticed. `revoked_at` likewise keeps the writer's value, else now().
+ */
+export async function endInconsistentSessions(
+  db: Db,
+  options: { limit: number },
+): Promise<number> {
+  const inconsistent = (alias: string) =>
+    sql.raw(
+      `(${alias}.is_active and (${alias}.ended_at is not null or ${alias}.revoked_at is not null))`,
+    );
+  const rows = await queryRows<{ sessions: number }>(
+    db,
+    sql`with picked as (
+      select c.id from sessions c
+      where ${inconsistent("c")}
+      limit ${options.limit}::int
+      for update skip locked
+    ), repaired as (
+      update sessions s
+      set is_active = false, revoke_reason = ${CLEANUP_REASON},
+        ended_at = coalesce(s.ended_at, s.revoked_at), revoked_at = coalesce(s.revoked_at, now())
+      from picked p
+      where s.id = p.id and ${inconsistent("s")}
+      returning 1
+    )
+    select count(*)::int as sessions from repaired`,
+  );
+  return rows[0]?.sessions ?? 0;
+}
+
+/**
+ * Deletes up to `limit` ended sessions whose `ended_at` is more than `retentionDays` days before
+ * now(). Rows ended without an `ended_at` are kept: there is no moment to measure retention from.
+ */
+export async function purgeEndedSessions(
+  db: Db,
+  options: { retentionDays: number; limit: number },
+): Promise<number> {
+  const pastRetention = (alias: string) =>
+    sql`(not ${sql.raw(alias)}.is_active and ${sql.raw(alias)}.ended_at < now() - make_interval(days => ${options.retentionDays}::int))`;
+  const rows = await queryRows<{ sessions: number }>(
+    db,
+    sql`with picked as (
+      select c.id from sessions c
+      where ${pastRetention("c")}
+      limit ${options.limit}::int
+      for update skip locked
+    ), purged as (
+      delete from sessions s
+      using picked p
+      where s.id = p.id and ${pastRetention("s")}
+      returning 1
+    )
+    select count(*)::int as sessions from purged`,
+  );
+  return rows[0]?.sessions ?? 0;
+}

@@ -15,7 +15,8 @@ export async function createScratchDatabase(
   return {
     url: url.toString(),
     name,
-    drop: () => withAdmin(serverUrl, (client) => client.query(`drop database if exists "${name}" with (force)`)).then(() => {}),
+    drop: () =>
+      withAdmin(serverUrl, (client) => client.query(`drop database if exists "${name}" with (force)`)).then(() => {}),
   };
 }
 

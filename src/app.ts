@@ -31,8 +31,7 @@ export function createApp(): Hono<AppEnv> {
     });
   });
   app.onError((error, c) => {
-    if (error instanceof HTTPException)
-      return error.res ?? fromHonoException(error);
+    if (error instanceof HTTPException) return error.res ?? fromHonoException(error);
     if (error instanceof DatabaseError) {
       console.error(
         JSON.stringify({
@@ -41,14 +40,10 @@ export function createApp(): Hono<AppEnv> {
           message: error.message,
         }),
       );
-      return databaseUnavailable(
-        c.var.config?.retryAfterSeconds ?? 5,
-      ).getResponse();
+      return databaseUnavailable(c.var.config?.retryAfterSeconds ?? 5).getResponse();
     }
     if (error instanceof ConfigError) {
-      console.error(
-        JSON.stringify({ event: "config_error", message: error.message }),
-      );
+      console.error(JSON.stringify({ event: "config_error", message: error.message }));
       return httpError(503, {
         error: ERROR_CODES.notConfigured,
         error_description: "The service is misconfigured; see its logs.",
@@ -72,10 +67,7 @@ export function createApp(): Hono<AppEnv> {
 // Hono's own exceptions (malformed JSON, an oversized body) carry only a status and a message.
 function fromHonoException(error: HTTPException): Response {
   const status = error.status;
-  const code =
-    status === 400 || status === 413
-      ? ERROR_CODES.invalidRequest
-      : ERROR_CODES.internalError;
+  const code = status === 400 || status === 413 ? ERROR_CODES.invalidRequest : ERROR_CODES.internalError;
   return httpError(status, {
     error: code,
     error_description: error.message || "Bad request.",

@@ -3,8 +3,7 @@ import type { Env } from "./types";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-const positiveInt = (fallback: number, max: number) =>
-  z.coerce.number().int().min(1).max(max).default(fallback);
+const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 const flag = z
   .enum(["true", "false", "1", "0", ""])
   .default("false")
@@ -18,23 +17,14 @@ const configSchema = z
   .object({
     DATABASE_URL: z
       .string({
-        error:
-          "is required: the PostgreSQL connection string (a Neon URL in production)",
+        error: "is required: the PostgreSQL connection string (a Neon URL in production)",
       })
-      .refine(
-        (v) => /^postgres(ql)?:\/\//.test(v),
-        "must be a postgres:// or postgresql:// URL",
-      ),
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), "must be a postgres:// or postgresql:// URL"),
     NEON_LOCAL_HTTP: flag,
     IDLE_TIMEOUT_MINUTES: positiveInt(30, 24 * 60),
     ABSOLUTE_TIMEOUT_HOURS: positiveInt(8, 24 * 30),
     MAX_ABSOLUTE_TIMEOUT_HOURS: positiveInt(24, 24 * 365),
-    TOUCH_INTERVAL_SECONDS: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(3600)
-      .default(60),
+    TOUCH_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
     VALIDATION_TIMEOUT_MS: positiveInt(2000, 60_000),
     RETRY_AFTER_SECONDS: positiveInt(5, 3600),
     REALM: z
@@ -54,28 +44,18 @@ const configSchema = z
     ),
     EXPIRY_BATCH_SIZE: positiveInt(5000, 100_000),
     EXPIRY_TIME_BUDGET_MS: positiveInt(20_000, 15 * 60_000),
-    SESSION_RETENTION_DAYS: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(36_500)
-      .optional(),
+    SESSION_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
   })
   .superRefine((c, ctx) => {
     // The local stand-in speaks plain HTTP: refuse to send credentials that way off this machine.
     if (
       c.NEON_LOCAL_HTTP &&
-      !LOOPBACK_HOSTS.has(
-        new URL(
-          c.DATABASE_URL.replace(/^postgres(ql)?:/, "http:"),
-        ).host.replace(/:\d+$/, ""),
-      )
+      !LOOPBACK_HOSTS.has(new URL(c.DATABASE_URL.replace(/^postgres(ql)?:/, "http:")).host.replace(/:\d+$/, ""))
     ) {
       ctx.addIssue({
         code: "custom",
         path: ["NEON_LOCAL_HTTP"],
-        message:
-          "is only allowed when DATABASE_URL points at 127.0.0.1, localhost or [::1]",
+        message: "is only allowed when DATABASE_URL points at 127.0.0.1, localhost or [::1]",
       });
     }
     if (c.ABSOLUTE_TIMEOUT_HOURS > c.MAX_ABSOLUTE_TIMEOUT_HOURS) {
@@ -89,8 +69,7 @@ const configSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["GATEWAY_SIGNING_KEY"],
-        message:
-          "is required when ORIGIN_URL is set, so the origin can verify the identity headers",
+        message: "is required when ORIGIN_URL is set, so the origin can verify the identity headers",
       });
     }
   });
@@ -125,9 +104,7 @@ export class ConfigError extends Error {
 export function parseConfig(env: Record<string, unknown>): Config {
   const result = configSchema.safeParse(env);
   if (!result.success) {
-    const lines = result.error.issues.map(
-      (i) => `${i.path.join(".") || "config"} ${i.message}`,
-    );
+    const lines = result.error.issues.map((i) => `${i.path.join(".") || "config"} ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
   }
   const c = result.data;

@@ -7,26 +7,17 @@ export const TOKEN_MAX_LENGTH = 512;
 // "_" / "~" / "+" / "/" ) *"=". The scheme is case-insensitive (RFC 7235 §2.1).
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
-export type BearerToken =
-  | { ok: true; token: string }
-  | { ok: false; reason: "missing" | "malformed" };
+export type BearerToken = { ok: true; token: string } | { ok: false; reason: "missing" | "malformed" };
 
 /**
  * Extracts the bearer token from an `Authorization` header value (`null` when absent). Two headers
  * arrive joined by ", ", which the syntax rejects, so a second token can never be smuggled in.
  */
-export function readBearerToken(
-  header: string | null | undefined,
-): BearerToken {
-  if (header === null || header === undefined)
-    return { ok: false, reason: "missing" };
+export function readBearerToken(header: string | null | undefined): BearerToken {
+  if (header === null || header === undefined) return { ok: false, reason: "missing" };
   const match = BEARER.exec(header);
   const token = match?.[1];
-  if (
-    token === undefined ||
-    token.length < TOKEN_MIN_LENGTH ||
-    token.length > TOKEN_MAX_LENGTH
-  ) {
+  if (token === undefined || token.length < TOKEN_MIN_LENGTH || token.length > TOKEN_MAX_LENGTH) {
     return { ok: false, reason: "malformed" };
   }
   return { ok: true, token };

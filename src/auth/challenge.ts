@@ -8,10 +8,7 @@ import type { RejectReason } from "../sessions/outcome";
  *   than 2xx, 401 and 403 into a 500 for the client, which would hide the challenge.
  * - Unknown, expired and revoked tokens share one answer, so a client cannot probe which it holds.
  */
-export function bearerChallenge(
-  realm: string,
-  reason: RejectReason,
-): HTTPException {
+export function bearerChallenge(realm: string, reason: RejectReason): HTTPException {
   switch (reason) {
     case "missing_credentials":
       return httpError(
@@ -27,8 +24,7 @@ export function bearerChallenge(
         401,
         {
           error: ERROR_CODES.invalidRequest,
-          error_description:
-            "The Authorization header is not a valid bearer credential.",
+          error_description: "The Authorization header is not a valid bearer credential.",
         },
         {
           "www-authenticate": `Bearer realm="${realm}", error="invalid_request"`,
@@ -40,8 +36,7 @@ export function bearerChallenge(
         403,
         {
           error: ERROR_CODES.insufficientScope,
-          error_description:
-            "The session does not grant access to this resource.",
+          error_description: "The session does not grant access to this resource.",
         },
         {
           "www-authenticate": `Bearer realm="${realm}", error="insufficient_scope"`,

@@ -89,8 +89,7 @@ export async function checkSessionByTokenHash(
   );
   const row = rows[0];
   if (row === undefined) return { status: "unknown" };
-  if (row.status === "inactive")
-    return { status: "inactive", sessionId: row.id };
+  if (row.status === "inactive") return { status: "inactive", sessionId: row.id };
   if (row.status === "expired") {
     return {
       status: "expired",

@@ -24,32 +24,20 @@ export class DatabaseError extends Error {
  * Opens a handle to the database over Neon's HTTP endpoint: one fetch per statement, no
  * connection set-up. `timeoutMs` aborts a statement the database does not answer in time.
  */
-export function createDb(
-  config: Config,
-  options: { timeoutMs?: number } = {},
-): Db {
+export function createDb(config: Config, options: { timeoutMs?: number } = {}): Db {
   if (config.neonLocalHttp) {
     // Development only: the local stand-in listens where DATABASE_URL's host and port say, over
     // plain HTTP. Config allows this only for loopback hosts. Production keeps the driver's default.
     neonConfig.fetchEndpoint = (host, port) => `http://${host}:${port}/sql`;
   }
-  const signal =
-    options.timeoutMs === undefined
-      ? undefined
-      : AbortSignal.timeout(options.timeoutMs);
+  const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
   return drizzle({
-    client: neon(
-      config.databaseUrl,
-      signal ? { fetchOptions: { signal } } : {},
-    ),
+    client: neon(config.databaseUrl, signal ? { fetchOptions: { signal } } : {}),
   });
 }
 
 /** Runs one statement and returns its rows, translating any failure into a `DatabaseError`. */
-export async function queryRows<Row extends Record<string, unknown>>(
-  db: Db,
-  query: SQL,
-): Promise<Row[]> {
+export async function queryRows<Row extends Record<string, unknown>>(db: Db, query: SQL): Promise<Row[]> {
   try {
     const result = await db.execute(query);
     return result.rows as Row[];
@@ -59,18 +47,12 @@ export async function queryRows<Row extends Record<string, unknown>>(
 }
 
 function toDatabaseError(error: unknown): DatabaseError {
-  const cause =
-    error instanceof Error && error.cause instanceof Error
-      ? error.cause
-      : error;
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
   const fields = (cause ?? {}) as {
     message?: string;
     code?: string;
     constraint?: string;
   };
-  const message =
-    typeof fields.message === "string"
-      ? fields.message
-      : "database request failed";
+  const message = typeof fields.message === "string" ? fields.message : "database request failed";
   return new DatabaseError(message, fields.code, fields.constraint);
 }

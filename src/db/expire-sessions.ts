@@ -19,10 +19,7 @@ import { expiryRule } from "./expiry-rule";
  *   which is exactly what a back-fill after an outage cannot afford.
  */
 
-export type TimeoutReason = Extract<
-  RevokeReason,
-  "idle_timeout" | "absolute_timeout"
->;
+export type TimeoutReason = Extract<RevokeReason, "idle_timeout" | "absolute_timeout">;
 
 const CLEANUP_REASON: RevokeReason = "cleanup_stale";
 
@@ -32,10 +29,7 @@ const CLEANUP_REASON: RevokeReason = "cleanup_stale";
  * now() - idle)`, which the planner answers with a BitmapOr over the two partial indexes on active
  * rows however many ended rows the table holds.
  */
-export function endExpiredSessionsQuery(options: {
-  idleTimeoutMinutes: number;
-  limit: number;
-}): SQL {
+export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; limit: number }): SQL {
   const candidate = expiryRule("c", options.idleTimeoutMinutes);
   const current = expiryRule("s", options.idleTimeoutMinutes);
   return sql`with picked as (
@@ -61,10 +55,7 @@ export async function endExpiredSessions(
   db: Db,
   options: { idleTimeoutMinutes: number; limit: number },
 ): Promise<Record<TimeoutReason, number>> {
-  const rows = await queryRows<{ reason: TimeoutReason; sessions: number }>(
-    db,
-    endExpiredSessionsQuery(options),
-  );
+  const rows = await queryRows<{ reason: TimeoutReason; sessions: number }>(db, endExpiredSessionsQuery(options));
   const ended: Record<TimeoutReason, number> = {
     idle_timeout: 0,
     absolute_timeout: 0,
@@ -81,14 +72,9 @@ export async function endExpiredSessions(
  * `ended_at` keeps the writer's own value, else its `revoked_at`: the session ended when it was
  * revoked, not when the job noticed. `revoked_at` likewise keeps the writer's value, else now().
  */
-export async function endInconsistentSessions(
-  db: Db,
-  options: { limit: number },
-): Promise<number> {
+export async function endInconsistentSessions(db: Db, options: { limit: number }): Promise<number> {
   const inconsistent = (alias: string) =>
-    sql.raw(
-      `(${alias}.is_active and (${alias}.ended_at is not null or ${alias}.revoked_at is not null))`,
-    );
+    sql.raw(`(${alias}.is_active and (${alias}.ended_at is not null or ${alias}.revoked_at is not null))`);
   const rows = await queryRows<{ sessions: number }>(
     db,
     sql`with picked as (
@@ -113,10 +99,7 @@ export async function endInconsistentSessions(
  * Deletes up to `limit` ended sessions whose `ended_at` is more than `retentionDays` days before
  * now(). Rows ended without an `ended_at` are kept: there is no moment to measure retention from.
  */
-export async function purgeEndedSessions(
-  db: Db,
-  options: { retentionDays: number; limit: number },
-): Promise<number> {
+export async function purgeEndedSessions(db: Db, options: { retentionDays: number; limit: number }): Promise<number> {
   const pastRetention = (alias: string) =>
     sql`(not ${sql.raw(alias)}.is_active and ${sql.raw(alias)}.ended_at < now() - make_interval(days => ${options.retentionDays}::int))`;
   const rows = await queryRows<{ sessions: number }>(

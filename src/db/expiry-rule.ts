@@ -18,10 +18,7 @@ export interface ExpiryRule {
   endedAt: SQL;
 }
 
-export function expiryRule(
-  alias: string,
-  idleTimeoutMinutes: number,
-): ExpiryRule {
+export function expiryRule(alias: string, idleTimeoutMinutes: number): ExpiryRule {
   const lastActivityAt = sql.raw(`${alias}.last_activity_at`);
   const absoluteExpiresAt = sql.raw(`${alias}.absolute_expires_at`);
   const idleTimeout = sql`make_interval(mins => ${idleTimeoutMinutes}::int)`;

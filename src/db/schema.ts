@@ -20,8 +20,7 @@ import { DEFAULT_APP_TYPE } from "../sessions/constants";
  * application's database, recognises them as already present instead of adding copies.
  */
 
-const timestamptz = (name: string) =>
-  timestamp(name, { withTimezone: true, mode: "string" });
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
 
 /** Minimal stand-ins for standalone installs; the existing application has its own, richer ones. */
 export const users = pgTable("users", {
@@ -52,9 +51,7 @@ export const sessions = pgTable(
     revokedAt: timestamptz("revoked_at"),
     revokeReason: varchar("revoke_reason", { length: 50 }),
     endedAt: timestamptz("ended_at"),
-    appType: varchar("app_type", { length: 20 })
-      .notNull()
-      .default(DEFAULT_APP_TYPE),
+    appType: varchar("app_type", { length: 20 }).notNull().default(DEFAULT_APP_TYPE),
   },
   (table) => [
     foreignKey({
@@ -72,12 +69,8 @@ export const sessions = pgTable(
     index("ix_sessions_user_id").on(table.userId),
     index("ix_sessions_tenant_id").on(table.tenantId),
     // The expiry job scans only active rows; these stay small however many ended rows pile up.
-    index("ix_sessions_active_last_activity_at")
-      .on(table.lastActivityAt)
-      .where(sql`is_active`),
-    index("ix_sessions_active_absolute_expires_at")
-      .on(table.absoluteExpiresAt)
-      .where(sql`is_active`),
+    index("ix_sessions_active_last_activity_at").on(table.lastActivityAt).where(sql`is_active`),
+    index("ix_sessions_active_absolute_expires_at").on(table.absoluteExpiresAt).where(sql`is_active`),
   ],
 );
 

@@ -104,10 +104,7 @@ export async function runExpiryJob(
     // The run's one log line, so what committed before the failure is on record; the rejection
     // marks the cron invocation failed (and makes the CLI exit non-zero).
     summary.durationMs = now() - startedAt;
-    summary.error =
-      error instanceof Error
-        ? `${error.name}: ${error.message}`
-        : String(error);
+    summary.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     console.error(JSON.stringify(summary));
     throw error;
   }

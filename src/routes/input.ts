@@ -7,10 +7,7 @@ import { ERROR_CODES, httpError } from "../errors";
  * Hono's validator with this service's error shape: a failing input answers
  * 400 `{"error": "invalid_request", "issues": [{path, message}, ...]}`, one entry per bad field.
  */
-export function input<
-  Target extends keyof ValidationTargets,
-  Schema extends ZodType,
->(target: Target, schema: Schema) {
+export function input<Target extends keyof ValidationTargets, Schema extends ZodType>(target: Target, schema: Schema) {
   return zValidator(target, schema, (result) => {
     if (!result.success) {
       throw httpError(400, {

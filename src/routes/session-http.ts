@@ -2,16 +2,9 @@ import { ERROR_CODES, httpError } from "../errors";
 import type { ValidSession } from "../sessions/outcome";
 
 /** The identity headers, always all four, so a proxy that copies them overwrites client-sent ones. */
-export const IDENTITY_HEADERS = [
-  "x-session-id",
-  "x-user-id",
-  "x-tenant-id",
-  "x-app-type",
-] as const;
+export const IDENTITY_HEADERS = ["x-session-id", "x-user-id", "x-tenant-id", "x-app-type"] as const;
 
-export function identityHeaders(
-  session: ValidSession,
-): Record<(typeof IDENTITY_HEADERS)[number], string> {
+export function identityHeaders(session: ValidSession): Record<(typeof IDENTITY_HEADERS)[number], string> {
   return {
     "x-session-id": session.id,
     "x-user-id": String(session.userId),
@@ -39,14 +32,9 @@ export function sessionJson(session: ValidSession) {
  * A tenant the caller requires through the `X-Tenant-Id` request header. It can only narrow
  * access (a mismatch is 403), so a client sending it gains nothing. An empty value requires nothing.
  */
-export function tenantRequirement(
-  header: string | undefined,
-): number | undefined {
+export function tenantRequirement(header: string | undefined): number | undefined {
   if (header === undefined || header.trim() === "") return undefined;
-  if (
-    !/^[1-9][0-9]{0,9}$/.test(header.trim()) ||
-    Number(header) > 2_147_483_647
-  ) {
+  if (!/^[1-9][0-9]{0,9}$/.test(header.trim()) || Number(header) > 2_147_483_647) {
     throw httpError(400, {
       error: ERROR_CODES.invalidRequest,
       error_description: "The X-Tenant-Id header must be a positive integer.",

@@ -5,11 +5,7 @@ import { checkSession } from "../sessions/check";
 import { APP_TYPES } from "../sessions/constants";
 import type { AppEnv } from "../types";
 import { input } from "./input";
-import {
-  identityHeaders,
-  sessionJson,
-  tenantRequirement,
-} from "./session-http";
+import { identityHeaders, sessionJson, tenantRequirement } from "./session-http";
 
 const validateQuery = z.object({
   app_type: z.enum(APP_TYPES).optional(),
@@ -20,33 +16,21 @@ const validateQuery = z.object({
  * The forward-auth check: nginx `auth_request`, Traefik ForwardAuth and Caddy `forward_auth` ask
  * here whether a request's session is valid and whose it is. GET, and HEAD through Hono's GET.
  */
-export const validateRoutes = new Hono<AppEnv>().get(
-  "/v1/validate",
-  input("query", validateQuery),
-  async (c) => {
-    const { config, db } = c.var;
-    const query = c.req.valid("query");
-    const { outcome, dbMs } = await checkSession(
-      db,
-      config,
-      c.req.header("authorization") ?? null,
-      {
-        appType: query.app_type,
-        tenantId:
-          query.tenant_id ?? tenantRequirement(c.req.header("x-tenant-id")),
-      },
-    );
-    const timing: Record<string, string> =
-      dbMs === null ? {} : { "server-timing": `db;dur=${dbMs}` };
-    if (!outcome.ok) {
-      const error = bearerChallenge(config.realm, outcome.reason);
-      for (const [name, value] of Object.entries(timing))
-        error.res?.headers.set(name, value);
-      throw error;
-    }
-    return c.json(sessionJson(outcome.session), 200, {
-      ...identityHeaders(outcome.session),
-      ...timing,
-    });
-  },
-);
+export const validateRoutes = new Hono<AppEnv>().get("/v1/validate", input("query", validateQuery), async (c) => {
+  const { config, db } = c.var;
+  const query = c.req.valid("query");
+  const { outcome, dbMs } = await checkSession(db, config, c.req.header("authorization") ?? null, {
+    appType: query.app_type,
+    tenantId: query.tenant_id ?? tenantRequirement(c.req.header("x-tenant-id")),
+  });
+  const timing: Record<string, string> = dbMs === null ? {} : { "server-timing": `db;dur=${dbMs}` };
+  if (!outcome.ok) {
+    const error = bearerChallenge(config.realm, outcome.reason);
+    for (const [name, value] of Object.entries(timing)) error.res?.headers.set(name, value);
+    throw error;
+  }
+  return c.json(sessionJson(outcome.session), 200, {
+    ...identityHeaders(outcome.session),
+    ...timing,
+  });
+});

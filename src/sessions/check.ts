@@ -24,10 +24,7 @@ export async function checkSession(
 ): Promise<CheckResult> {
   const bearer = readBearerToken(authorization);
   if (!bearer.ok) {
-    const reason: RejectReason =
-      bearer.reason === "missing"
-        ? "missing_credentials"
-        : "malformed_credentials";
+    const reason: RejectReason = bearer.reason === "missing" ? "missing_credentials" : "malformed_credentials";
     logCheck({ outcome: "rejected", reason, dbMs: null });
     return { outcome: { ok: false, reason }, dbMs: null };
   }
@@ -36,11 +33,7 @@ export async function checkSession(
   let dbMs: number | null = null;
   let logged = false;
   try {
-    const lookup = await checkSessionByTokenHash(
-      db,
-      hashToken(bearer.token),
-      config,
-    );
+    const lookup = await checkSessionByTokenHash(db, hashToken(bearer.token), config);
     dbMs = round(performance.now() - started);
     const outcome = decide(lookup, requirements);
     logged = true;
@@ -78,20 +71,14 @@ function decide(
       return { ok: false, reason: lookup.reason, sessionId: lookup.sessionId };
     case "valid": {
       const { session } = lookup;
-      if (
-        requirements.appType !== undefined &&
-        session.appType !== requirements.appType
-      ) {
+      if (requirements.appType !== undefined && session.appType !== requirements.appType) {
         return {
           ok: false,
           reason: "app_type_mismatch",
           sessionId: session.id,
         };
       }
-      if (
-        requirements.tenantId !== undefined &&
-        session.tenantId !== requirements.tenantId
-      ) {
+      if (requirements.tenantId !== undefined && session.tenantId !== requirements.tenantId) {
         return { ok: false, reason: "tenant_mismatch", sessionId: session.id };
       }
       return { ok: true, session };
@@ -100,12 +87,7 @@ function decide(
 }
 
 // One structured line per check. Never the token or its hash: a log is not a credential store.
-function logCheck(entry: {
-  outcome: string;
-  reason?: string;
-  sessionId?: string;
-  dbMs: number | null;
-}): void {
+function logCheck(entry: { outcome: string; reason?: string; sessionId?: string; dbMs: number | null }): void {
   console.log(JSON.stringify({ event: "session_check", ...entry }));
 }
 

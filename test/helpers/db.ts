@@ -52,9 +52,7 @@ export interface TestSession {
 }
 
 /** Inserts a session row the way the existing application writes one, every column explicit. */
-export async function insertSession(
-  spec: SessionSpec = {},
-): Promise<TestSession> {
+export async function insertSession(spec: SessionSpec = {}): Promise<TestSession> {
   const userId = spec.userId ?? (await createUser());
   const token = spec.token ?? newToken();
   const idle = spec.idleSeconds ?? 0;
@@ -93,13 +91,9 @@ export interface StoredSession {
   expected_ended_at: string;
 }
 
-const iso = (column: string) =>
-  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-export async function readSession(
-  id: string,
-  idleTimeoutMinutes = 30,
-): Promise<StoredSession> {
+export async function readSession(id: string, idleTimeoutMinutes = 30): Promise<StoredSession> {
   const rows = await sql.query(
     `select is_active, revoke_reason, ${iso("ended_at")} as ended_at, ${iso("revoked_at")} as revoked_at,
        ${iso("last_activity_at")} as last_activity_at, ${iso("absolute_expires_at")} as absolute_expires_at,
@@ -127,9 +121,7 @@ export function countedDatabase(): {
   return {
     databaseUrl: url.toString(),
     requests: async () => {
-      const res = await fetch(
-        `http://127.0.0.1:${env.TEST_STANDIN_PORT}/__standin/stats`,
-      );
+      const res = await fetch(`http://127.0.0.1:${env.TEST_STANDIN_PORT}/__standin/stats`);
       const stats = (await res.json()) as {
         byApplicationName: Record<string, number>;
       };

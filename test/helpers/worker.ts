@@ -1,7 +1,4 @@
-import {
-  createExecutionContext,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import type { Env } from "../../src/types";
@@ -16,11 +13,7 @@ export async function callWorker(
   overrides: Partial<Env> = {},
 ): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await worker.fetch(
-    new Request(`http://gate.test${path}`, init),
-    { ...env, ...overrides },
-    ctx,
-  );
+  const res = await worker.fetch(new Request(`http://gate.test${path}`, init), { ...env, ...overrides }, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }

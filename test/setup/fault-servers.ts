@@ -23,8 +23,18 @@ export function startSlowServer(targetUrl: string, delayMs: number): Promise<Ser
         const headers = Object.fromEntries(
           Object.entries(req.headers).filter((e): e is [string, string] => typeof e[1] === "string"),
         );
-        fetch(`${targetUrl}${req.url ?? "/sql"}`, { method: req.method, headers, body: Buffer.concat(chunks) })
-          .then(async (upstream) => res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text()))
+        fetch(`${targetUrl}${req.url ?? "/sql"}`, {
+          method: req.method,
+          headers,
+          body: Buffer.concat(chunks),
+        })
+          .then(async (upstream) =>
+            res
+              .writeHead(upstream.status, {
+                "content-type": "application/json",
+              })
+              .end(await upstream.text()),
+          )
           .catch(() => res.writeHead(502).end());
       }, delayMs);
     });

@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { TestProject } from "vitest/node";
-import { startStandIn } from "../../dev/standin";
 import { createScratchDatabase } from "../../dev/scratch-database";
+import { startStandIn } from "../../dev/standin";
 import { findClosedPort, portOf, startFailingServer, startSlowServer } from "./fault-servers";
 
 /** How long the slow fault server holds each request: well past the tests' VALIDATION_TIMEOUT_MS. */
@@ -25,7 +25,11 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const serverUrl = process.env.TEST_DATABASE_URL;
   const scratch = serverUrl ? await createScratchDatabase(serverUrl, "sessiongate_test") : undefined;
-  const standIn = await startStandIn({ databaseUrl: scratch?.url, port: 0, log: () => {} });
+  const standIn = await startStandIn({
+    databaseUrl: scratch?.url,
+    port: 0,
+    log: () => {},
+  });
   await standIn.backend.migrate("drizzle");
   const failing = await startFailingServer();
   const slow = await startSlowServer(standIn.url, SLOW_DATABASE_DELAY_MS);

@@ -41,13 +41,7 @@ describe("the expiry rule", () => {
       true,
       "idle_timeout",
     ],
-    [
-      "at the absolute expiry instant",
-      "interval '0'",
-      "interval '0'",
-      true,
-      "absolute_timeout",
-    ],
+    ["at the absolute expiry instant", "interval '0'", "interval '0'", true, "absolute_timeout"],
     [
       "one microsecond before the absolute expiry",
       "interval '0'",

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hashToken } from "../../src/auth/token-hash";
-import {
-  countedDatabase,
-  createTenant,
-  insertSession,
-  newToken,
-  readSession,
-  sql,
-} from "../helpers/db";
+import { countedDatabase, createTenant, insertSession, newToken, readSession, sql } from "../helpers/db";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
@@ -37,10 +30,9 @@ describe("GET /v1/validate: a valid session", () => {
     });
     const stored = await readSession(s.id);
     expect(body.session.absolute_expires_at).toBe(stored.absolute_expires_at);
-    expect(
-      Date.parse(String(body.session.idle_expires_at)) -
-        Date.parse(String(body.session.last_activity_at)),
-    ).toBe(30 * 60 * 1000);
+    expect(Date.parse(String(body.session.idle_expires_at)) - Date.parse(String(body.session.last_activity_at))).toBe(
+      30 * 60 * 1000,
+    );
   });
 
   it("sends an empty X-Tenant-Id when the session has no tenant, so a proxy still overwrites it", async () => {
@@ -75,8 +67,7 @@ describe("GET /v1/validate: a valid session", () => {
     const token = "legacy.Token_with~all+b64/chars==";
     const s = await insertSession({ token });
     expect((await readSession(s.id)).is_active).toBe(true);
-    const [row] =
-      await sql`select session_token_hash from sessions where id = ${s.id}`;
+    const [row] = await sql`select session_token_hash from sessions where id = ${s.id}`;
     expect(row?.session_token_hash).toBe(hashToken(token));
     const res = await callWorker("/v1/validate", bearer(token));
     expect(res.status).toBe(200);
@@ -88,17 +79,12 @@ describe("GET /v1/validate: touch throttling", () => {
   it("writes the row at most once per touch interval", async () => {
     const s = await insertSession({ idleSeconds: 120 });
     const before = await readSession(s.id);
-    expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(
-      200,
-    );
+    expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(200);
     const touched = await readSession(s.id);
     expect(touched.xmin).not.toBe(before.xmin);
     expect(touched.last_activity_at > before.last_activity_at).toBe(true);
 
-    for (let i = 0; i < 3; i++)
-      expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(
-        200,
-      );
+    for (let i = 0; i < 3; i++) expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(200);
     const after = await readSession(s.id);
     expect(after.xmin).toBe(touched.xmin);
     expect(after.last_activity_at).toBe(touched.last_activity_at);
@@ -108,15 +94,11 @@ describe("GET /v1/validate: touch throttling", () => {
     const s = await insertSession({ idleSeconds: 2 });
     const overrides = { TOUCH_INTERVAL_SECONDS: "1" };
     const before = await readSession(s.id);
-    expect(
-      (await callWorker("/v1/validate", bearer(s.token), overrides)).status,
-    ).toBe(200);
+    expect((await callWorker("/v1/validate", bearer(s.token), overrides)).status).toBe(200);
     const first = await readSession(s.id);
     expect(first.last_activity_at > before.last_activity_at).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    expect(
-      (await callWorker("/v1/validate", bearer(s.token), overrides)).status,
-    ).toBe(200);
+    expect((await callWorker("/v1/validate", bearer(s.token), overrides)).status).toBe(200);
     const second = await readSession(s.id);
     expect(second.last_activity_at > first.last_activity_at).toBe(true);
   });
@@ -144,30 +126,23 @@ describe("GET /v1/validate: lazy expiry", () => {
       spec: { idleSeconds: 50 * 60, absoluteInSeconds: -5 * 60 },
       reason: "idle_timeout",
     },
-  ])(
-    "ends a session expired $name with the reason and the moment it expired",
-    async ({ spec, reason }) => {
-      const s = await insertSession(spec);
-      const res = await callWorker("/v1/validate", bearer(s.token));
-      expect(res.status).toBe(401);
-      expect(res.headers.get("www-authenticate")).toBe(
-        'Bearer realm="session-gate", error="invalid_token"',
-      );
-      const stored = await readSession(s.id);
-      expect(stored).toMatchObject({
-        is_active: false,
-        revoke_reason: reason,
-        ended_at: stored.expected_ended_at,
-      });
-      expect(stored.revoked_at).toMatch(ISO);
-    },
-  );
+  ])("ends a session expired $name with the reason and the moment it expired", async ({ spec, reason }) => {
+    const s = await insertSession(spec);
+    const res = await callWorker("/v1/validate", bearer(s.token));
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="session-gate", error="invalid_token"');
+    const stored = await readSession(s.id);
+    expect(stored).toMatchObject({
+      is_active: false,
+      revoke_reason: reason,
+      ended_at: stored.expected_ended_at,
+    });
+    expect(stored.revoked_at).toMatch(ISO);
+  });
 
   it("ends a session idle for 30 minutes (the exact boundary is in expiry-rule.test.ts)", async () => {
     const s = await insertSession({ idleSeconds: 30 * 60 });
-    expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(
-      401,
-    );
+    expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(401);
     expect((await readSession(s.id)).revoke_reason).toBe("idle_timeout");
   });
 
@@ -201,10 +176,7 @@ describe("GET /v1/validate: lazy expiry", () => {
 describe("GET /v1/validate: invalid tokens", () => {
   it("answers an unknown token with invalid_token and the same body as an expired one", async () => {
     const unknown = await callWorker("/v1/validate", bearer(newToken()));
-    const expired = await callWorker(
-      "/v1/validate",
-      bearer((await insertSession({ absoluteInSeconds: -1 })).token),
-    );
+    const expired = await callWorker("/v1/validate", bearer((await insertSession({ absoluteInSeconds: -1 })).token));
     const revoked = await callWorker(
       "/v1/validate",
       bearer(
@@ -219,9 +191,7 @@ describe("GET /v1/validate: invalid tokens", () => {
     );
     for (const res of [unknown, expired, revoked]) {
       expect(res.status).toBe(401);
-      expect(res.headers.get("www-authenticate")).toBe(
-        'Bearer realm="session-gate", error="invalid_token"',
-      );
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="session-gate", error="invalid_token"');
       expect(res.headers.get("cache-control")).toBe("no-store");
       expect(res.headers.get("x-user-id")).toBeNull();
       expect(await res.json()).toEqual({
@@ -263,98 +233,63 @@ describe("GET /v1/validate: invalid tokens", () => {
     ["token then garbage", "Bearer AAAAAAAAAAAAAAAAAAAA extra"],
     ["only padding", "Bearer ================"],
     ["a NUL-like escape", "Bearer AAAAAAAAAAAAAAAA\\0AAAA"],
-    [
-      "two Authorization headers",
-      ["Bearer AAAAAAAAAAAAAAAAAAAA", "Bearer BBBBBBBBBBBBBBBBBBBB"],
-    ],
+    ["two Authorization headers", ["Bearer AAAAAAAAAAAAAAAAAAAA", "Bearer BBBBBBBBBBBBBBBBBBBB"]],
   ];
 
-  it.each(malformed)(
-    "answers %s with invalid_request and never asks the database",
-    async (_name, value) => {
-      const counted = countedDatabase();
-      const headers = new Headers();
-      for (const v of Array.isArray(value) ? value : [value]) {
-        try {
-          headers.append("authorization", v);
-        } catch {
-          // Some values (control characters, non-Latin-1) cannot even be put on the wire.
-          return;
-        }
+  it.each(malformed)("answers %s with invalid_request and never asks the database", async (_name, value) => {
+    const counted = countedDatabase();
+    const headers = new Headers();
+    for (const v of Array.isArray(value) ? value : [value]) {
+      try {
+        headers.append("authorization", v);
+      } catch {
+        // Some values (control characters, non-Latin-1) cannot even be put on the wire.
+        return;
       }
-      const res = await callWorker(
-        "/v1/validate",
-        { headers },
-        { DATABASE_URL: counted.databaseUrl },
-      );
-      expect(res.status).toBe(401);
-      expect(res.headers.get("www-authenticate")).toBe(
-        'Bearer realm="session-gate", error="invalid_request"',
-      );
-      expect(await res.json()).toEqual({
-        error: "invalid_request",
-        error_description:
-          "The Authorization header is not a valid bearer credential.",
-      });
-      expect(await counted.requests()).toBe(0);
-    },
-  );
+    }
+    const res = await callWorker("/v1/validate", { headers }, { DATABASE_URL: counted.databaseUrl });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="session-gate", error="invalid_request"');
+    expect(await res.json()).toEqual({
+      error: "invalid_request",
+      error_description: "The Authorization header is not a valid bearer credential.",
+    });
+    expect(await counted.requests()).toBe(0);
+  });
 });
 
 describe("GET /v1/validate: one round trip", () => {
   it.each([
     ["valid", async () => (await insertSession()).token],
-    [
-      "valid and touched",
-      async () => (await insertSession({ idleSeconds: 300 })).token,
-    ],
-    [
-      "expired",
-      async () => (await insertSession({ absoluteInSeconds: -5 })).token,
-    ],
+    ["valid and touched", async () => (await insertSession({ idleSeconds: 300 })).token],
+    ["expired", async () => (await insertSession({ absoluteInSeconds: -5 })).token],
     ["unknown", async () => newToken()],
-  ])(
-    "costs exactly one request to the database when %s",
-    async (_name, makeToken) => {
-      const token = await makeToken();
-      const counted = countedDatabase();
-      await callWorker("/v1/validate", bearer(token), {
-        DATABASE_URL: counted.databaseUrl,
-      });
-      expect(await counted.requests()).toBe(1);
-    },
-  );
+  ])("costs exactly one request to the database when %s", async (_name, makeToken) => {
+    const token = await makeToken();
+    const counted = countedDatabase();
+    await callWorker("/v1/validate", bearer(token), {
+      DATABASE_URL: counted.databaseUrl,
+    });
+    expect(await counted.requests()).toBe(1);
+  });
 });
 
 describe("GET /v1/validate: requirements", () => {
   it("answers 403 insufficient_scope when the app type differs", async () => {
     const s = await insertSession({ appType: "control_panel" });
-    const res = await callWorker(
-      "/v1/validate?app_type=tenant_app",
-      bearer(s.token),
-    );
+    const res = await callWorker("/v1/validate?app_type=tenant_app", bearer(s.token));
     expect(res.status).toBe(403);
-    expect(res.headers.get("www-authenticate")).toBe(
-      'Bearer realm="session-gate", error="insufficient_scope"',
-    );
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="session-gate", error="insufficient_scope"');
     expect(res.headers.get("x-user-id")).toBeNull();
-    expect(((await res.json()) as { error: string }).error).toBe(
-      "insufficient_scope",
-    );
-    expect(
-      (await callWorker("/v1/validate?app_type=control_panel", bearer(s.token)))
-        .status,
-    ).toBe(200);
+    expect(((await res.json()) as { error: string }).error).toBe("insufficient_scope");
+    expect((await callWorker("/v1/validate?app_type=control_panel", bearer(s.token))).status).toBe(200);
   });
 
   it("answers 403 when the tenant differs, by query or by X-Tenant-Id", async () => {
     const tenantId = await createTenant();
     const other = await createTenant();
     const s = await insertSession({ tenantId });
-    expect(
-      (await callWorker(`/v1/validate?tenant_id=${other}`, bearer(s.token)))
-        .status,
-    ).toBe(403);
+    expect((await callWorker(`/v1/validate?tenant_id=${other}`, bearer(s.token))).status).toBe(403);
     const viaHeader = await callWorker("/v1/validate", {
       headers: {
         authorization: `Bearer ${s.token}`,
@@ -362,54 +297,44 @@ describe("GET /v1/validate: requirements", () => {
       },
     });
     expect(viaHeader.status).toBe(403);
-    expect(
-      (await callWorker(`/v1/validate?tenant_id=${tenantId}`, bearer(s.token)))
-        .status,
-    ).toBe(200);
+    expect((await callWorker(`/v1/validate?tenant_id=${tenantId}`, bearer(s.token))).status).toBe(200);
   });
 
   it("answers 403 for a tenant requirement on a session without a tenant", async () => {
     const s = await insertSession();
-    expect(
-      (await callWorker("/v1/validate?tenant_id=1", bearer(s.token))).status,
-    ).toBe(403);
+    expect((await callWorker("/v1/validate?tenant_id=1", bearer(s.token))).status).toBe(403);
   });
 
-  it.each([
-    "app_type=admin",
-    "tenant_id=abc",
-    "tenant_id=-1",
-    "tenant_id=99999999999",
-  ])("answers 400 invalid_request for a bad requirement %s", async (query) => {
-    const s = await insertSession();
-    const res = await callWorker(`/v1/validate?${query}`, bearer(s.token));
-    expect(res.status).toBe(400);
-    const body = (await res.json()) as {
-      error: string;
-      issues: { path: string }[];
-    };
-    expect(body.error).toBe("invalid_request");
-    expect(body.issues[0]?.path).toBe(query.split("=")[0]);
-  });
+  it.each(["app_type=admin", "tenant_id=abc", "tenant_id=-1", "tenant_id=99999999999"])(
+    "answers 400 invalid_request for a bad requirement %s",
+    async (query) => {
+      const s = await insertSession();
+      const res = await callWorker(`/v1/validate?${query}`, bearer(s.token));
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as {
+        error: string;
+        issues: { path: string }[];
+      };
+      expect(body.error).toBe("invalid_request");
+      expect(body.issues[0]?.path).toBe(query.split("=")[0]);
+    },
+  );
 });
 
 describe("GET /v1/validate: a database in trouble", () => {
-  it.each(Object.entries(faultyDatabases))(
-    "answers 503 with Retry-After when the database is %s",
-    async (_n, url) => {
-      const s = await insertSession();
-      const res = await callWorker("/v1/validate", bearer(s.token), {
-        DATABASE_URL: url,
-      });
-      expect(res.status).toBe(503);
-      expect(res.headers.get("retry-after")).toBe("5");
-      expect(res.headers.get("x-user-id")).toBeNull();
-      expect(await res.json()).toEqual({
-        error: "temporarily_unavailable",
-        error_description: "The session store is unavailable; try again later.",
-      });
-    },
-  );
+  it.each(Object.entries(faultyDatabases))("answers 503 with Retry-After when the database is %s", async (_n, url) => {
+    const s = await insertSession();
+    const res = await callWorker("/v1/validate", bearer(s.token), {
+      DATABASE_URL: url,
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(res.headers.get("x-user-id")).toBeNull();
+    expect(await res.json()).toEqual({
+      error: "temporarily_unavailable",
+      error_description: "The session store is unavailable; try again later.",
+    });
+  });
 
   it("recovers without a restart once the database answers again", async () => {
     const s = await insertSession();
@@ -420,8 +345,6 @@ describe("GET /v1/validate: a database in trouble", () => {
         })
       ).status,
     ).toBe(503);
-    expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(
-      200,
-    );
+    expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(200);
   });
 });

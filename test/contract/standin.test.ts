@@ -1,0 +1,391 @@
+/**
+ * Contract tests for the local stand-in of Neon's SQL-over-HTTP endpoint: the genuine
+ * `@neondatabase/serverless` driver and `drizzle-orm/neon-http`, unchanged, must get from it what
+ * they get from Neon. Runs on embedded PGlite always, and on a PostgreSQL server when
+ * TEST_DATABASE_URL names one (a fresh database is created there and dropped afterwards).
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NeonDbError, type NeonQueryFunction, neon, neonConfig } from "@neondatabase/serverless";
+import { DrizzleQueryError, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/neon-http";
+import { integer, pgTable, text } from "drizzle-orm/pg-core";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type StandIn, startStandIn } from "../../dev/standin/index";
+
+// Send the driver to the stand-in instead of https://api.<host>/sql.
+neonConfig.fetchEndpoint = (host, port) => `http://${host}:${port}/sql`;
+
+interface BackendCase {
+  name: "pglite" | "pg";
+  /** Returns the databaseUrl for startStandIn and how to clean up after the suite. */
+  prepare(): Promise<{ databaseUrl?: string; dispose(): Promise<void> }>;
+}
+
+const testDatabaseUrl = process.env.TEST_DATABASE_URL;
+
+const backendCases: BackendCase[] = [{ name: "pglite", prepare: async () => ({ dispose: async () => undefined }) }];
+if (testDatabaseUrl) {
+  backendCases.push({
+    name: "pg",
+    prepare: () => createScratchDatabase(testDatabaseUrl),
+  });
+}
+
+/** A database of its own on the TEST_DATABASE_URL server, so runs never see each other's tables. */
+async function createScratchDatabase(serverUrl: string) {
+  const name = `standin_contract_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const databaseUrl = new URL(serverUrl);
+  databaseUrl.pathname = `/${name}`;
+  return {
+    databaseUrl: databaseUrl.toString(),
+    async dispose() {
+      const cleanup = new pg.Client({ connectionString: serverUrl });
+      await cleanup.connect();
+      try {
+        await cleanup.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await cleanup.end();
+      }
+    },
+  };
+}
+
+/** A drizzle-kit style migrations folder with one migration; its path, to delete afterwards. */
+async function writeMigrations(statements: string[]): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), "standin-migrations-"));
+  await mkdir(join(folder, "meta"));
+  const journal = {
+    version: "7",
+    dialect: "postgresql",
+    entries: [
+      {
+        idx: 0,
+        version: "7",
+        when: Date.now(),
+        tag: "0000_contract",
+        breakpoints: true,
+      },
+    ],
+  };
+  await writeFile(join(folder, "meta", "_journal.json"), JSON.stringify(journal));
+  await writeFile(join(folder, "0000_contract.sql"), statements.join("\n--> statement-breakpoint\n"));
+  return folder;
+}
+
+function uniqueName(prefix: string): string {
+  return `${prefix}_${randomUUID().replaceAll("-", "").slice(0, 8)}`;
+}
+
+describe.each(backendCases)("stand-in on $name", (backendCase) => {
+  let standIn: StandIn;
+  let dispose: () => Promise<void>;
+  let sql: NeonQueryFunction<false, false>;
+
+  const users = uniqueName("contract_users");
+  const notes = uniqueName("contract_notes");
+
+  beforeAll(async () => {
+    const prepared = await backendCase.prepare();
+    dispose = prepared.dispose;
+    standIn = await startStandIn({
+      databaseUrl: prepared.databaseUrl,
+      port: 0,
+    });
+    sql = neon(connectionString(standIn));
+    await sql.query(`create table ${users} (id integer primary key, email text not null unique)`);
+    await sql.query(
+      `create table ${notes} (id integer primary key, user_id integer not null references ${users}, body text)`,
+    );
+    // PGlite takes 2-3 s to start.
+  }, 60_000);
+
+  afterAll(async () => {
+    await standIn?.close();
+    await dispose?.();
+  });
+
+  function connectionString(target: StandIn, applicationName?: string) {
+    const query = applicationName ? `?application_name=${encodeURIComponent(applicationName)}` : "";
+    return `postgres://postgres@127.0.0.1:${target.port}/whatever${query}`;
+  }
+
+  async function emailsOf(ids: number[]): Promise<string[]> {
+    const rows = await sql.query(`select email from ${users} where id = any($1) order by id`, [ids]);
+    return rows.map((row) => row.email as string);
+  }
+
+  it("reports its backend on the health endpoint", async () => {
+    const response = await fetch(`${standIn.url}/__standin/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ backend: backendCase.name });
+  });
+
+  it("runs a single statement with params", async () => {
+    const rows = await sql`select ${41}::int + 1 as answer, ${"x"} as letter`;
+    expect(rows).toEqual([{ answer: 42, letter: "x" }]);
+  });
+
+  it("reports command and rowCount like node-postgres", async () => {
+    const id = 1_000;
+    const inserted = await sql.query(
+      `insert into ${users} (id, email) values ($1, $2), ($3, $4)`,
+      [id, `a${id}@example.test`, id + 1, `b${id}@example.test`],
+      { fullResults: true },
+    );
+    expect(inserted).toMatchObject({
+      command: "INSERT",
+      rowCount: 2,
+      rows: [],
+    });
+  });
+
+  it("round-trips uuid, timestamptz, boolean, integer, text and null", async () => {
+    const table = uniqueName("contract_values");
+    await sql.query(
+      `create table ${table} (u uuid, at timestamptz, flag boolean, n integer, label text, missing text)`,
+    );
+    const uuid = randomUUID();
+    const at = new Date("2024-02-29T23:59:58.123Z");
+    const label = `it's "quoted", ünïcödé, \\ and {braces}`;
+    await sql.query(`insert into ${table} values ($1, $2, $3, $4, $5, $6)`, [uuid, at, false, -7, label, null]);
+    // Per-query stock parsers: creating a drizzle neon-http instance (another test here does)
+    // switches the driver's shared timestamptz parser to strings for the rest of the isolate.
+    const rows = await sql.query(`select * from ${table}`, [], {
+      types: pg.types,
+    });
+    expect(rows).toEqual([{ u: uuid, at, flag: false, n: -7, label, missing: null }]);
+  });
+
+  it("sends values as Postgres text on the wire", async () => {
+    // The SET LOCAL pins the zone of the timestamptz text whatever the server's default.
+    const response = await fetch(`${standIn.url}/sql`, {
+      method: "POST",
+      body: JSON.stringify({
+        queries: [
+          { query: "set local time zone 'UTC'", params: [] },
+          {
+            query: "select true as t, false as f, null::int as n, $1::timestamptz as at, 7::int8 as big",
+            params: ["2024-01-02T03:04:05.678Z"],
+          },
+        ],
+      }),
+    });
+    expect(response.status).toBe(200);
+    const { results } = (await response.json()) as {
+      results: { rows: unknown[][]; fields: { dataTypeID: number }[] }[];
+    };
+    expect(results[1]?.rows).toEqual([["t", "f", null, "2024-01-02 03:04:05.678+00", "7"]]);
+    expect(results[1]?.fields.map((field) => field.dataTypeID)).toEqual([16, 16, 23, 1184, 20]);
+  });
+
+  it("commits every statement of a transaction", async () => {
+    await sql.transaction([
+      sql`insert into ${sql.unsafe(users)} (id, email) values (${2_000}, ${"t2000@example.test"})`,
+      sql`insert into ${sql.unsafe(notes)} (id, user_id, body) values (${2_000}, ${2_000}, ${"hi"})`,
+    ]);
+    expect(await emailsOf([2_000])).toEqual(["t2000@example.test"]);
+  });
+
+  it("rolls a whole transaction back when one statement fails", async () => {
+    await sql.query(`insert into ${users} (id, email) values ($1, $2)`, [3_000, "taken3000@example.test"]);
+    const failing = sql.transaction([
+      sql`insert into ${sql.unsafe(users)} (id, email) values (${3_001}, ${"new3001@example.test"})`,
+      sql`insert into ${sql.unsafe(users)} (id, email) values (${3_002}, ${"taken3000@example.test"})`,
+    ]);
+    await expect(failing).rejects.toMatchObject({ code: "23505" });
+    expect(await emailsOf([3_001, 3_002])).toEqual([]);
+  });
+
+  it.each([
+    ["Serializable", "serializable"],
+    ["RepeatableRead", "repeatable read"],
+    ["ReadCommitted", "read committed"],
+  ] as const)("honours isolationLevel %s", async (isolationLevel, shown) => {
+    const [rows] = await sql.transaction([sql`show transaction_isolation`], {
+      isolationLevel,
+    });
+    expect(rows).toEqual([{ transaction_isolation: shown }]);
+  });
+
+  it("honours readOnly and deferrable", async () => {
+    const [readOnly, deferrable] = await sql.transaction(
+      [sql`show transaction_read_only`, sql`show transaction_deferrable`],
+      { isolationLevel: "Serializable", readOnly: true, deferrable: true },
+    );
+    expect(readOnly).toEqual([{ transaction_read_only: "on" }]);
+    expect(deferrable).toEqual([{ transaction_deferrable: "on" }]);
+  });
+
+  it("rejects a write in a readOnly transaction", async () => {
+    const write = sql.transaction(
+      [sql`insert into ${sql.unsafe(users)} (id, email) values (${4_000}, ${"ro@example.test"})`],
+      { readOnly: true },
+    );
+    await expect(write).rejects.toMatchObject({ code: "25006" });
+    expect(await emailsOf([4_000])).toEqual([]);
+  });
+
+  it.each([
+    {
+      code: "23505",
+      what: "a unique violation",
+      statement: () => `insert into ${users} (id, email) values (5000, 'u@x'), (5001, 'u@x')`,
+      fields: { constraint: `${users}_email_key`, table: users },
+    },
+    {
+      code: "23503",
+      what: "a foreign key violation",
+      statement: () => `insert into ${notes} (id, user_id) values (5002, -1)`,
+      fields: { constraint: `${notes}_user_id_fkey`, table: notes },
+    },
+    {
+      code: "42P01",
+      what: "a missing table",
+      statement: () => "select * from contract_no_such_table",
+      fields: { position: "15" },
+    },
+    {
+      code: "42601",
+      what: "two statements in one query",
+      statement: () => "select 1; select 2",
+      fields: {},
+    },
+  ])("raises NeonDbError $code for $what", async ({ code, statement, fields }) => {
+    const error = await sql.query(statement()).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NeonDbError);
+    expect(error).toMatchObject({ code, severity: "ERROR", ...fields });
+  });
+
+  it("runs drizzle batches in one transaction, and rolls them back on error", async () => {
+    const authors = pgTable(users, {
+      id: integer("id").primaryKey(),
+      email: text("email").notNull(),
+    });
+    const db = drizzle({ client: sql });
+
+    const [inserted, selected] = await db.batch([
+      db.insert(authors).values({ id: 6_000, email: "d6000@example.test" }).returning(),
+      db.select().from(authors).where(eq(authors.id, 6_000)),
+    ]);
+    expect(inserted).toEqual([{ id: 6_000, email: "d6000@example.test" }]);
+    expect(selected).toEqual(inserted);
+
+    const failing = db.batch([
+      db.insert(authors).values({ id: 6_001, email: "d6001@example.test" }),
+      db.insert(authors).values({ id: 6_002, email: "d6000@example.test" }),
+    ]);
+    // drizzle hands batch errors through as the driver's NeonDbError...
+    await expect(failing).rejects.toMatchObject({
+      name: "NeonDbError",
+      code: "23505",
+    });
+    expect(await emailsOf([6_001, 6_002])).toEqual([]);
+    // ...but wraps the error of a single query in a DrizzleQueryError, with the NeonDbError as cause.
+    const single = db.insert(authors).values({ id: 6_003, email: "d6000@example.test" });
+    const singleError = await single.catch((caught: unknown) => caught);
+    expect(singleError).toBeInstanceOf(DrizzleQueryError);
+    expect(singleError).toMatchObject({
+      cause: { name: "NeonDbError", code: "23505" },
+    });
+  });
+
+  it("applies migrations, and serves types they create as text", async () => {
+    const mood = uniqueName("contract_mood");
+    const diary = uniqueName("contract_diary");
+    const folder = await writeMigrations([
+      `create type ${mood} as enum ('calm', 'busy')`,
+      `create table ${diary} (id integer primary key, mood ${mood} not null)`,
+    ]);
+    try {
+      await standIn.backend.migrate(folder);
+    } finally {
+      await rm(folder, { recursive: true });
+    }
+    const rows = await sql.query(`insert into ${diary} values (1, 'busy') returning mood, array[mood] as moods`);
+    expect(rows).toEqual([{ mood: "busy", moods: "{busy}" }]);
+  });
+
+  it("counts requests per application_name before running them", async () => {
+    const applicationName = uniqueName("contract_app");
+    const named = neon(connectionString(standIn, applicationName));
+    const before = standIn.stats().requests;
+
+    await named`select 1`;
+    await named.query("select * from contract_no_such_table").catch(() => undefined);
+    await named.transaction([named`select 1`, named`select 2`]);
+
+    expect(standIn.stats().requests).toBe(before + 3);
+    expect(standIn.stats().byApplicationName[applicationName]).toBe(3);
+    const response = await fetch(`${standIn.url}/__standin/stats`);
+    expect(await response.json()).toMatchObject({
+      byApplicationName: { [applicationName]: 3 },
+    });
+  });
+
+  it.each([
+    { what: "a body that is not JSON", body: "select 1", status: 400 },
+    { what: "a body without a query", body: '{"params": []}', status: 400 },
+    {
+      what: "params that are not strings",
+      body: '{"query": "select $1", "params": [1]}',
+      status: 400,
+    },
+  ])("answers $status to $what", async ({ body, status }) => {
+    const response = await fetch(`${standIn.url}/sql`, {
+      method: "POST",
+      body,
+    });
+    expect(response.status).toBe(status);
+    expect(await response.json()).toMatchObject({ code: "08P01" });
+  });
+
+  it("answers 400 to an unknown isolation level", async () => {
+    const response = await fetch(`${standIn.url}/sql`, {
+      method: "POST",
+      headers: { "Neon-Batch-Isolation-Level": "Chaotic" },
+      body: JSON.stringify({ queries: [{ query: "select 1", params: [] }] }),
+    });
+    expect(response.status).toBe(400);
+  });
+
+  it("answers 405 to GET /sql and 404 to other paths", async () => {
+    expect((await fetch(`${standIn.url}/sql`)).status).toBe(405);
+    expect((await fetch(`${standIn.url}/nope`)).status).toBe(404);
+  });
+});
+
+describe("stand-in in front of an unreachable PostgreSQL server", () => {
+  it("answers 500, logs the failure once, and keeps serving", async () => {
+    const lines: string[] = [];
+    // Nothing listens on port 1: every connection attempt is refused.
+    const standIn = await startStandIn({
+      databaseUrl: "postgres://postgres:secret@127.0.0.1:1/nowhere",
+      port: 0,
+      log: (line) => lines.push(line),
+    });
+    try {
+      expect(standIn.backend.description).not.toContain("secret");
+      const sql = neon(`postgres://postgres@127.0.0.1:${standIn.port}/nowhere`);
+      const error = await sql`select 1`.catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(NeonDbError);
+      expect(String(error)).toContain("Server error (HTTP status 500)");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain("ECONNREFUSED");
+      const health = await fetch(`${standIn.url}/__standin/health`);
+      expect(health.status).toBe(200);
+    } finally {
+      await standIn.close();
+    }
+  });
+});

@@ -32,6 +32,7 @@ export default defineConfig({
                 TEST_SLOW_PORT: String(inject("slowPort")),
                 TEST_CLOSED_PORT: String(inject("closedPort")),
                 TEST_STANDIN_PORT: String(inject("standInPort")),
+                TEST_ORIGIN_PORT: String(inject("originPort")),
               },
             },
           })),

@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { ConfigError, getConfig } from "./config";
 import { createDb, DatabaseError } from "./db/client";
 import { databaseUnavailable, ERROR_CODES, httpError } from "./errors";
+import { gatewayRoutes } from "./routes/gateway";
 import { healthRoutes } from "./routes/health";
 import { validateRoutes } from "./routes/validate";
 import type { AppEnv } from "./types";
@@ -17,12 +18,15 @@ export function createApp(): Hono<AppEnv> {
     // Every statement of this request shares one deadline: past it the check fails closed (503).
     c.set("db", createDb(config, { timeoutMs: config.validationTimeoutMs }));
     await next();
-    // Answers about sessions must never be cached by a proxy or a browser.
-    c.header("cache-control", "no-store");
+    // Our answers about sessions must never be cached by a proxy or a browser; what the origin
+    // answers in gateway mode keeps the origin's own caching headers.
+    if (!c.var.fromOrigin) c.header("cache-control", "no-store");
   });
 
   app.route("/", healthRoutes);
   app.route("/", validateRoutes);
+  // Last: in gateway mode it takes every path the service does not answer itself.
+  app.route("/", gatewayRoutes);
 
   app.notFound(() => {
     throw httpError(404, {

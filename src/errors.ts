@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   unprocessable: "unprocessable_entity",
   temporarilyUnavailable: "temporarily_unavailable",
   notConfigured: "not_configured",
+  badGateway: "bad_gateway",
   internalError: "internal_error",
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -29,5 +29,7 @@ export type AppEnv = {
     config: Config;
     db: Db;
     session: ValidSession;
+    /** Set by the gateway: the response is the origin's, relayed as it came. */
+    fromOrigin: boolean;
   };
 };

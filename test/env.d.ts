@@ -8,6 +8,7 @@ declare global {
       TEST_SLOW_PORT: string;
       TEST_CLOSED_PORT: string;
       TEST_STANDIN_PORT: string;
+      TEST_ORIGIN_PORT: string;
     }
   }
 }

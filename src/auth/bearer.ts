@@ -5,9 +5,15 @@ export const TOKEN_MAX_LENGTH = 512;
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, b64token = 1*( ALPHA / DIGIT / "-" / "." /
 // "_" / "~" / "+" / "/" ) *"=". The scheme is case-insensitive (RFC 7235 §2.1).
-const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const BEARER = /^bearer +(\S*)$/i;
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 export type BearerToken = { ok: true; token: string } | { ok: false; reason: "missing" | "malformed" };
+
+/** Whether a token has the b64token syntax and a length within the documented bounds. */
+export function isWellFormedToken(token: string): boolean {
+  return token.length >= TOKEN_MIN_LENGTH && token.length <= TOKEN_MAX_LENGTH && B64TOKEN.test(token);
+}
 
 /**
  * Extracts the bearer token from an `Authorization` header value (`null` when absent). Two headers
@@ -15,10 +21,7 @@ export type BearerToken = { ok: true; token: string } | { ok: false; reason: "mi
  */
 export function readBearerToken(header: string | null | undefined): BearerToken {
   if (header === null || header === undefined) return { ok: false, reason: "missing" };
-  const match = BEARER.exec(header);
-  const token = match?.[1];
-  if (token === undefined || token.length < TOKEN_MIN_LENGTH || token.length > TOKEN_MAX_LENGTH) {
-    return { ok: false, reason: "malformed" };
-  }
+  const token = BEARER.exec(header)?.[1];
+  if (token === undefined || !isWellFormedToken(token)) return { ok: false, reason: "malformed" };
   return { ok: true, token };
 }

@@ -1,4 +1,4 @@
-import { readBearerToken } from "../auth/bearer";
+import { isWellFormedToken, readBearerToken } from "../auth/bearer";
 import { hashToken } from "../auth/token-hash";
 import type { Config } from "../config";
 import { checkSessionByTokenHash } from "../db/check-session";
@@ -23,17 +23,24 @@ export async function checkSession(
   requirements: CheckRequirements = {},
 ): Promise<CheckResult> {
   const bearer = readBearerToken(authorization);
-  if (!bearer.ok) {
-    const reason: RejectReason = bearer.reason === "missing" ? "missing_credentials" : "malformed_credentials";
-    logCheck({ outcome: "rejected", reason, dbMs: null });
-    return { outcome: { ok: false, reason }, dbMs: null };
-  }
+  if (!bearer.ok) return reject(bearer.reason === "missing" ? "missing_credentials" : "malformed_credentials");
+  return checkToken(db, config, bearer.token, requirements);
+}
+
+/** The same check for a bare token (the service binding's entry), its syntax checked here too. */
+export async function checkToken(
+  db: Db,
+  config: Config,
+  token: string,
+  requirements: CheckRequirements = {},
+): Promise<CheckResult> {
+  if (!isWellFormedToken(token)) return reject("malformed_credentials");
 
   const started = performance.now();
   let dbMs: number | null = null;
   let logged = false;
   try {
-    const lookup = await checkSessionByTokenHash(db, hashToken(bearer.token), config);
+    const lookup = await checkSessionByTokenHash(db, hashToken(token), config);
     dbMs = round(performance.now() - started);
     const outcome = decide(lookup, requirements);
     logged = true;
@@ -56,6 +63,11 @@ export async function checkSession(
         dbMs: round(performance.now() - started),
       });
   }
+}
+
+function reject(reason: RejectReason): CheckResult {
+  logCheck({ outcome: "rejected", reason, dbMs: null });
+  return { outcome: { ok: false, reason }, dbMs: null };
 }
 
 function decide(

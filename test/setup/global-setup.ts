@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import type { TestProject } from "vitest/node";
 import { createScratchDatabase } from "../../dev/scratch-database";
 import { startStandIn } from "../../dev/standin";
+import { startEchoOrigin } from "./echo-origin";
 import { findClosedPort, portOf, startFailingServer, startSlowServer } from "./fault-servers";
 
 /** How long the slow fault server holds each request: well past the tests' VALIDATION_TIMEOUT_MS. */
@@ -13,6 +14,7 @@ declare module "vitest" {
     failingPort: number;
     slowPort: number;
     closedPort: number;
+    originPort: number;
     backend: string;
   }
 }
@@ -33,16 +35,18 @@ export default async function setup(project: TestProject) {
   await standIn.backend.migrate("drizzle");
   const failing = await startFailingServer();
   const slow = await startSlowServer(standIn.url, SLOW_DATABASE_DELAY_MS);
+  const origin = await startEchoOrigin();
 
   project.provide("standInPort", standIn.port);
   project.provide("failingPort", portOf(failing));
   project.provide("slowPort", portOf(slow));
   project.provide("closedPort", await findClosedPort());
+  project.provide("originPort", portOf(origin));
   project.provide("backend", standIn.backend.description);
   console.log(`[test] Neon stand-in on ${standIn.url}: ${standIn.backend.description}`);
 
   return async () => {
-    await Promise.all([failing, slow].map((s: Server) => new Promise((resolve) => s.close(resolve))));
+    await Promise.all([failing, slow, origin].map((s: Server) => new Promise((resolve) => s.close(resolve))));
     await standIn.close();
     await scratch?.drop();
   };

@@ -1,0 +1,38 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { getConfig } from "./config";
+import { createDb, DatabaseError } from "./db/client";
+import { checkToken } from "./sessions/check";
+import type { AppType } from "./sessions/constants";
+import type { CheckOutcome } from "./sessions/outcome";
+import type { Env } from "./types";
+
+/** The outcome a bound Worker receives: the check's own outcome, or the database being unavailable. */
+export type ValidateResult = CheckOutcome | { ok: false; reason: "unavailable" };
+
+/**
+ * The check for other Workers bound to this one by a service binding: no network hop, no HTTP.
+ * It fails closed: when the database cannot answer, the result is `{ ok: false, reason: "unavailable" }`.
+ *
+ * @example
+ * ```ts
+ * // wrangler.toml of the consumer:
+ * //   [[services]]
+ * //   binding = "SESSIONS"
+ * //   service = "session-gate"
+ * //   entrypoint = "SessionValidator"
+ * const result = await env.SESSIONS.validate(token, { appType: "tenant_app" });
+ * if (!result.ok) return new Response("Unauthorized", { status: 401 });
+ * ```
+ */
+export class SessionValidator extends WorkerEntrypoint<Env> {
+  async validate(token: string, requirements: { appType?: AppType; tenantId?: number } = {}): Promise<ValidateResult> {
+    const config = getConfig(this.env);
+    const db = createDb(config, { timeoutMs: config.validationTimeoutMs });
+    try {
+      return (await checkToken(db, config, String(token), requirements)).outcome;
+    } catch (error) {
+      if (error instanceof DatabaseError) return { ok: false, reason: "unavailable" };
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * `npm run dev`: the Worker under `wrangler dev`, talking through the genuine Neon driver to a local
+ * stand-in for Neon's SQL-over-HTTP endpoint, with the schema migrated and one demo session to try.
+ *
+ * - `DATABASE_URL` (a postgres:// URL) set: the stand-in serves that database as it is;
+ *   unset: an in-memory PGlite, gone when this stops.
+ * - `PORT`: the Worker's port (default 8787). `STANDIN_PORT`: the stand-in's (default: any free).
+ * - Every other Worker variable (see worker-vars.ts) set in the shell is passed to the Worker.
+ *
+ * Ctrl-C or SIGTERM stops wrangler and the stand-in and exits 0; if wrangler exits by itself the
+ * rest is stopped and its exit code is returned.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { type StandIn, startStandIn } from "./standin/index";
+import { WORKER_VAR_NAMES } from "./worker-vars";
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+const wranglerBin = fileURLToPath(new URL("../node_modules/.bin/wrangler", import.meta.url));
+// Wrangler stops workerd in about a second on SIGTERM; past this it is stuck and gets SIGKILL.
+const wranglerStopTimeoutMs = 10_000;
+
+let standIn: StandIn | undefined;
+let wrangler: ChildProcess | undefined;
+let stopping = false;
+
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+// The terminal closing: wrangler would get it too, the stand-in would be left to die unclosed.
+process.on("SIGHUP", () => void stop(0));
+
+try {
+  const port = readPort("PORT", 8787);
+  const standInPort = readPort("STANDIN_PORT", 0);
+  const absoluteTimeoutHours = readPositiveInt("ABSOLUTE_TIMEOUT_HOURS", 8);
+  const databaseUrl = readDatabaseUrl();
+
+  standIn = await startStandIn({
+    databaseUrl,
+    port: standInPort,
+    log: (line) => console.error(line),
+  });
+  await checkDatabase(standIn);
+  console.log(`dev: database: ${standIn.backend.description}, served over Neon's HTTP protocol at ${standIn.url}/sql`);
+  await standIn.backend.migrate(`${projectRoot}drizzle`);
+  console.log("dev: migrations from drizzle/ applied");
+
+  const token = randomBytes(32).toString("base64url");
+  const demo = await createDemoSession(standIn, token, absoluteTimeoutHours);
+  console.log(
+    `dev: demo session for user ${demo.userId} in tenant ${demo.tenantId} (control_panel), valid until ${demo.absoluteExpiresAt}`,
+  );
+  console.log("");
+  console.log(`export SESSION_TOKEN=${token}`);
+  console.log("");
+  console.log("dev: ready once wrangler says so; then try");
+  console.log(`curl -i -H "Authorization: Bearer $SESSION_TOKEN" http://localhost:${port}/v1/validate`);
+  console.log("dev: run the expiry cron locally with");
+  console.log(`curl "http://localhost:${port}/__scheduled?cron=*/5+*+*+*+*"`);
+  console.log("");
+
+  // A signal may have arrived while the stand-in was starting: do not start wrangler then.
+  if (!stopping) {
+    wrangler = startWrangler(port, workerVars(standIn.port, databaseUrl));
+  }
+} catch (error) {
+  console.error(`dev: startup failed: ${describe(error)}`);
+  await stop(1);
+}
+
+/** Fails with the database's own reason (refused, unknown database, bad password) up front. */
+async function checkDatabase(standIn: StandIn): Promise<void> {
+  try {
+    await standIn.backend.query("select 1", []);
+  } catch (error) {
+    throw new Error(`cannot use ${standIn.backend.description}: ${describe(error)}`);
+  }
+}
+
+function readDatabaseUrl(): string | undefined {
+  const raw = process.env.DATABASE_URL;
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^postgres(ql)?:\/\/./.test(raw) || !isUrl(raw)) {
+    throw new Error("DATABASE_URL must be a postgres:// or postgresql:// URL, or unset for an in-memory PGlite");
+  }
+  return raw;
+}
+
+function isUrl(text: string): boolean {
+  try {
+    new URL(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readPort(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name} must be a port number (0-65535), got "${raw}"`);
+  }
+  return port;
+}
+
+function readPositiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${name} must be a positive whole number, got "${raw}"`);
+  }
+  return value;
+}
+
+/** One user, one tenant and one session in one statement, so a failure leaves no half of it. */
+async function createDemoSession(
+  standIn: StandIn,
+  token: string,
+  absoluteTimeoutHours: number,
+): Promise<{ userId: string; tenantId: string; absoluteExpiresAt: string }> {
+  // Only the hash is stored, as the application that issues sessions does: lowercase hex SHA-256
+  // of the token's UTF-8 bytes.
+  const tokenHash = createHash("sha256").update(token, "utf8").digest("hex");
+  const result = await standIn.backend.query(
+    `with new_user as (insert into users default values returning id),
+          new_tenant as (insert into tenants default values returning id)
+     insert into sessions (user_id, tenant_id, session_token_hash, absolute_expires_at, app_type, user_agent)
+     select new_user.id, new_tenant.id, $1, now() + make_interval(hours => $2::int), 'control_panel', 'npm run dev'
+     from new_user, new_tenant
+     returning user_id, tenant_id, absolute_expires_at`,
+    [tokenHash, String(absoluteTimeoutHours)],
+  );
+  const [userId, tenantId, absoluteExpiresAt] = result.rows[0] ?? [];
+  if (!userId || !tenantId || !absoluteExpiresAt) {
+    throw new Error("creating the demo session returned no row");
+  }
+  return { userId, tenantId, absoluteExpiresAt };
+}
+
+/**
+ * The Worker's variables: the stand-in as its database, plus every Worker variable set in this
+ * shell. The database name only labels the connection; the stand-in serves its one backend.
+ */
+function workerVars(standInPort: number, databaseUrl: string | undefined): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const name of WORKER_VAR_NAMES) {
+    const value = process.env[name];
+    if (value !== undefined && value !== "") vars[name] = value;
+  }
+  const databaseName = databaseUrl ? new URL(databaseUrl).pathname.slice(1) || "postgres" : "postgres";
+  // No password: the stand-in does not check one, and the real one must not reach the Worker.
+  vars.DATABASE_URL = `postgres://postgres@127.0.0.1:${standInPort}/${databaseName}`;
+  vars.NEON_LOCAL_HTTP = "true";
+  return vars;
+}
+
+function startWrangler(port: number, vars: Record<string, string>): ChildProcess {
+  const args = [
+    "dev",
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--test-scheduled",
+    // `wrangler dev` shows --var values as "(hidden)" in its bindings table (4.86.0).
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+  ];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WRANGLER_SEND_METRICS: "false",
+  };
+  // The Worker gets its variables from the flags above only, never from this shell's copies (the
+  // real DATABASE_URL with its password) through CLOUDFLARE_INCLUDE_PROCESS_ENV.
+  for (const name of WORKER_VAR_NAMES) delete env[name];
+
+  const child = spawn(wranglerBin, args, {
+    cwd: projectRoot,
+    env,
+    stdio: "inherit",
+  });
+  child.on("error", (error) => {
+    console.error(`dev: could not run wrangler: ${error.message}`);
+    void stop(1);
+  });
+  child.on("exit", (code, signal) => {
+    if (stopping) return;
+    console.error(`dev: wrangler exited (${signal ?? `code ${code}`}); stopping the stand-in`);
+    void stop(code ?? 1);
+  });
+  return child;
+}
+
+/** Stops what was started, wrangler first (it is the stand-in's client), then exits. */
+async function stop(exitCode: number): Promise<void> {
+  // A second Ctrl-C, or wrangler exiting because of the first, must not start a second stop.
+  if (stopping) return;
+  stopping = true;
+  let code = exitCode;
+  try {
+    if (wrangler) await stopChild(wrangler);
+    await standIn?.close();
+  } catch (error) {
+    console.error(`dev: could not stop cleanly: ${describe(error)}`);
+    code = 1;
+  }
+  process.exit(code);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      console.error(`dev: wrangler did not stop within ${wranglerStopTimeoutMs} ms, killing it`);
+      child.kill("SIGKILL");
+    }, wranglerStopTimeoutMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+function describe(error: unknown): string {
+  // drizzle's DrizzleQueryError repeats the statement and its parameters; the cause says why.
+  if (error instanceof Error && error.cause instanceof Error) {
+    return describe(error.cause);
+  }
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    // pg reports "connection refused" on localhost as one error per address it tried.
+    return error.errors.map(describe).join("; ");
+  }
+  return error instanceof Error ? error.message || error.name : String(error);
+}

@@ -3,8 +3,10 @@ import { HTTPException } from "hono/http-exception";
 import { ConfigError, getConfig } from "./config";
 import { createDb, DatabaseError } from "./db/client";
 import { databaseUnavailable, ERROR_CODES, httpError } from "./errors";
+import { adminRoutes } from "./routes/admin";
 import { gatewayRoutes } from "./routes/gateway";
 import { healthRoutes } from "./routes/health";
+import { sessionRoutes } from "./routes/sessions";
 import { validateRoutes } from "./routes/validate";
 import type { AppEnv } from "./types";
 
@@ -25,6 +27,8 @@ export function createApp(): Hono<AppEnv> {
 
   app.route("/", healthRoutes);
   app.route("/", validateRoutes);
+  app.route("/", sessionRoutes);
+  app.route("/", adminRoutes);
   // Last: in gateway mode it takes every path the service does not answer itself.
   app.route("/", gatewayRoutes);
 

@@ -34,7 +34,7 @@ interface CheckRow extends Record<string, unknown> {
  * - `ended` ends an expired row by the shared expiry rule. `touched` moves `last_activity_at` only
  *   when it is older than the touch interval: an UPDATE that matches writes a new row version even
  *   when nothing changes, so a busy session costs at most one write per interval.
- * - Both UPDATEs re-check `is_active` and the rule on the row's latest version (PostgreSQL re-reads a
+ * - Both UPDATEs re-check liveness and the rule on the row's latest version (PostgreSQL re-reads a
  *   row another transaction changed meanwhile), so an ended row is never re-activated or touched,
  *   and a row ended by someone else keeps its first reason. `greatest(...)` keeps two racing touches
  *   from moving `last_activity_at` backwards.
@@ -51,27 +51,28 @@ export async function checkSessionByTokenHash(
   const rows = await queryRows<CheckRow>(
     db,
     sql`with target as (
-      select id, user_id, tenant_id, app_type, created_at, last_activity_at, absolute_expires_at, is_active
+      select id, user_id, tenant_id, app_type, created_at, last_activity_at, absolute_expires_at, is_active,
+        ended_at, revoked_at
       from sessions where session_token_hash = ${tokenHash}
     ), decided as (
-      select t.*, ${snapshot.isExpired} as expired, ${snapshot.reason} as expired_reason, ${touchDue} as touch_due
+      select t.*, ${snapshot.isLive} as live, ${snapshot.isExpired} as expired, ${snapshot.reason} as expired_reason, ${touchDue} as touch_due
       from target t
     ), ended as (
       update sessions s
       set is_active = false, revoke_reason = ${current.reason}, ended_at = ${current.endedAt}, revoked_at = now()
       from decided d
-      where s.id = d.id and d.is_active and d.expired and s.is_active and ${current.isExpired}
+      where s.id = d.id and d.live and d.expired and ${current.isLive} and ${current.isExpired}
       returning s.revoke_reason
     ), touched as (
       update sessions s
       set last_activity_at = greatest(s.last_activity_at, now())
       from decided d
-      where s.id = d.id and d.is_active and not d.expired and d.touch_due and s.is_active and not ${current.isExpired}
+      where s.id = d.id and d.live and not d.expired and d.touch_due and ${current.isLive} and not ${current.isExpired}
       returning s.last_activity_at
     ), answer as (
       select d.*,
         case
-          when not d.is_active then 'inactive'
+          when not d.live then 'inactive'
           when d.expired then 'expired'
           when d.touch_due and not exists (select 1 from touched) then 'inactive'
           else 'valid'

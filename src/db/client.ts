@@ -37,7 +37,7 @@ export function createDb(config: Config, options: { timeoutMs?: number } = {}): 
 }
 
 /** Runs one statement and returns its rows, translating any failure into a `DatabaseError`. */
-export async function queryRows<Row extends Record<string, unknown>>(db: Db, query: SQL): Promise<Row[]> {
+export async function queryRows<Row extends object>(db: Db, query: SQL): Promise<Row[]> {
   try {
     const result = await db.execute(query);
     return result.rows as Row[];

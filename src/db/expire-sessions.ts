@@ -25,30 +25,32 @@ const CLEANUP_REASON: RevokeReason = "cleanup_stale";
 
 /**
  * One batch of the expiry pass, as SQL: exported so a test can EXPLAIN the very statement the job
- * runs. The candidate scan is `is_active and (absolute_expires_at <= now() or last_activity_at <=
- * now() - idle)`, which the planner answers with a BitmapOr over the two partial indexes on active
- * rows however many ended rows the table holds.
+ * runs. The candidate scan is the rule's `isLive and isExpired`, i.e. `is_active and ... and
+ * (absolute_expires_at <= now() or last_activity_at <= now() - idle)`, which the planner answers
+ * with a BitmapOr over the two partial indexes on active rows however many ended rows there are.
+ * Rows that are active but not live (half-revoked) are the repair pass's, never this one's, just
+ * as validation leaves them alone.
  */
 export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; limit: number }): SQL {
   const candidate = expiryRule("c", options.idleTimeoutMinutes);
   const current = expiryRule("s", options.idleTimeoutMinutes);
   return sql`with picked as (
       select c.id from sessions c
-      where c.is_active and ${candidate.isExpired}
+      where ${candidate.isLive} and ${candidate.isExpired}
       limit ${options.limit}::int
       for update skip locked
     ), ended as (
       update sessions s
       set is_active = false, revoke_reason = ${current.reason}, ended_at = ${current.endedAt}, revoked_at = now()
       from picked p
-      where s.id = p.id and s.is_active and ${current.isExpired}
+      where s.id = p.id and ${current.isLive} and ${current.isExpired}
       returning s.revoke_reason
     )
     select revoke_reason as reason, count(*)::int as sessions from ended group by revoke_reason`;
 }
 
 /**
- * Ends up to `limit` active sessions past their absolute or idle limit, by the shared expiry rule
+ * Ends up to `limit` live sessions past their absolute or idle limit, by the shared expiry rule
  * (reason: whichever limit came first; `ended_at`: when it came; `revoked_at`: now).
  */
 export async function endExpiredSessions(
@@ -66,15 +68,15 @@ export async function endExpiredSessions(
 
 /**
  * Ends up to `limit` rows another writer left half-done: `is_active` still true although
- * `ended_at` or `revoked_at` is set. The validation path answers such a row by `is_active` alone,
- * so until it is repaired a revoked session would still pass.
+ * `ended_at` or `revoked_at` is set (active, but not live by the shared rule). Validation refuses
+ * them already; this makes the row say so too.
  *
  * `ended_at` keeps the writer's own value, else its `revoked_at`: the session ended when it was
  * revoked, not when the job noticed. `revoked_at` likewise keeps the writer's value, else now().
  */
 export async function endInconsistentSessions(db: Db, options: { limit: number }): Promise<number> {
-  const inconsistent = (alias: string) =>
-    sql.raw(`(${alias}.is_active and (${alias}.ended_at is not null or ${alias}.revoked_at is not null))`);
+  // The idle timeout plays no part in liveness; any value builds the same `isLive`.
+  const inconsistent = (alias: string) => sql`(${sql.raw(alias)}.is_active and not ${expiryRule(alias, 1).isLive})`;
   const rows = await queryRows<{ sessions: number }>(
     db,
     sql`with picked as (

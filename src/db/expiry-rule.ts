@@ -12,6 +12,12 @@ import { type SQL, sql } from "drizzle-orm";
  * - ended_at: the moment the session actually expired, not the moment somebody noticed.
  */
 export interface ExpiryRule {
+  /**
+   * Active and not marked ended in any way. A row another writer left `is_active` with `ended_at`
+   * or `revoked_at` set is a half-done revoke: it fails closed here, and the expiry job's repair
+   * pass ends it as 'cleanup_stale'.
+   */
+  isLive: SQL;
   idleExpiresAt: SQL;
   isExpired: SQL;
   reason: SQL;
@@ -24,6 +30,7 @@ export function expiryRule(alias: string, idleTimeoutMinutes: number): ExpiryRul
   const idleTimeout = sql`make_interval(mins => ${idleTimeoutMinutes}::int)`;
   const idleExpiresAt = sql`(${lastActivityAt} + ${idleTimeout})`;
   return {
+    isLive: sql.raw(`(${alias}.is_active and ${alias}.ended_at is null and ${alias}.revoked_at is null)`),
     idleExpiresAt,
     isExpired: sql`(${absoluteExpiresAt} <= now() or ${lastActivityAt} <= now() - ${idleTimeout})`,
     reason: sql`(case when ${absoluteExpiresAt} <= ${idleExpiresAt} then 'absolute_timeout' else 'idle_timeout' end)`,

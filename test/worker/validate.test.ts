@@ -173,6 +173,18 @@ describe("GET /v1/validate: lazy expiry", () => {
   });
 });
 
+describe("GET /v1/validate: a half-done revoke by another writer", () => {
+  it("refuses a row still marked active but carrying revoked_at or ended_at, and leaves it to the repair pass", async () => {
+    const s = await insertSession();
+    await sql`update sessions set revoked_at = now() where id = ${s.id}`;
+    const before = await readSession(s.id);
+    const res = await callWorker("/v1/validate", bearer(s.token));
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="session-gate", error="invalid_token"');
+    expect(await readSession(s.id)).toEqual(before);
+  });
+});
+
 describe("GET /v1/validate: invalid tokens", () => {
   it("answers an unknown token with invalid_token and the same body as an expired one", async () => {
     const unknown = await callWorker("/v1/validate", bearer(newToken()));

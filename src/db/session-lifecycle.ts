@@ -1,0 +1,137 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { AppType, RevokeReason } from "../sessions/constants";
+import type { SessionRecord } from "../sessions/record";
+import { DatabaseError, type Db, queryRows } from "./client";
+import { expiryRule, isoTimestamp } from "./expiry-rule";
+
+/** The `to_dict` columns of alias `s`, with the effective `is_active` by the shared expiry rule. */
+function recordColumns(idleTimeoutMinutes: number): SQL {
+  const rule = expiryRule("s", idleTimeoutMinutes);
+  return sql`s.id, s.user_id, s.tenant_id,
+    ${isoTimestamp(sql`s.created_at`)} as created_at,
+    ${isoTimestamp(sql`s.last_activity_at`)} as last_activity_at,
+    ${isoTimestamp(sql`s.absolute_expires_at`)} as absolute_expires_at,
+    s.ip_address, (${rule.isLive} and not ${rule.isExpired}) as is_active,
+    ${isoTimestamp(sql`s.revoked_at`)} as revoked_at, s.revoke_reason,
+    ${isoTimestamp(sql`s.ended_at`)} as ended_at, s.app_type`;
+}
+
+export interface NewSession {
+  userId: number;
+  tenantId: number | null;
+  appType: AppType;
+  ipAddress: string | null;
+  userAgent: string | null;
+  tokenHash: string;
+  absoluteTimeoutSeconds: number;
+}
+
+export type InsertSessionResult = SessionRecord | { missing: "user" | "tenant" };
+
+/**
+ * Inserts a session, every column explicit: the existing application's table has no server
+ * defaults for `id`, `is_active` or `app_type` (its model sets them in Python). The absolute
+ * expiry is computed from the database's clock. An unknown user or tenant is an expected miss.
+ */
+export async function insertSession(db: Db, s: NewSession, idleTimeoutMinutes: number): Promise<InsertSessionResult> {
+  try {
+    const rows = await queryRows<SessionRecord>(
+      db,
+      sql`insert into sessions as s (id, user_id, session_token_hash, created_at, last_activity_at, absolute_expires_at,
+          ip_address, user_agent, tenant_id, is_active, app_type)
+        values (gen_random_uuid(), ${s.userId}, ${s.tokenHash}, now(), now(),
+          now() + make_interval(secs => ${s.absoluteTimeoutSeconds}::double precision),
+          ${s.ipAddress}, ${s.userAgent}, ${s.tenantId}, true, ${s.appType})
+        returning ${recordColumns(idleTimeoutMinutes)}`,
+    );
+    return rows[0] as SessionRecord;
+  } catch (error) {
+    if (error instanceof DatabaseError && error.code === "23503") {
+      return { missing: error.constraint?.includes("tenant") ? "tenant" : "user" };
+    }
+    throw error;
+  }
+}
+
+export async function findSessionById(db: Db, id: string, idleTimeoutMinutes: number): Promise<SessionRecord | null> {
+  const rows = await queryRows<SessionRecord>(
+    db,
+    sql`select ${recordColumns(idleTimeoutMinutes)} from sessions s where s.id = ${id}`,
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Ends the live sessions `which` selects, in one statement, and counts those ended with `reason`.
+ * A session already past a limit is ended truthfully, with its timeout reason and the moment it
+ * expired, and not counted: it was over before anyone revoked it. An ended session is never
+ * touched again, so its first reason and times stay. Rows are locked as they are updated, so a
+ * racing validation either sees the end (and refuses) or committed its touch first.
+ */
+async function endSessions(db: Db, which: SQL, reason: RevokeReason, idleTimeoutMinutes: number): Promise<number> {
+  const rule = expiryRule("s", idleTimeoutMinutes);
+  const rows = await queryRows<{ id: string; revoked: boolean }>(
+    db,
+    sql`update sessions s set is_active = false, revoked_at = now(),
+        revoke_reason = case when ${rule.isExpired} then ${rule.reason} else ${reason} end,
+        ended_at = case when ${rule.isExpired} then ${rule.endedAt} else now() end
+      where ${which} and ${rule.isLive}
+      returning s.id, (s.revoke_reason = ${reason}) as revoked`,
+  );
+  return rows.filter((row) => row.revoked).length;
+}
+
+/** Ends one session; true when it was live until now. */
+export async function endSession(
+  db: Db,
+  id: string,
+  reason: RevokeReason,
+  idleTimeoutMinutes: number,
+): Promise<boolean> {
+  return (await endSessions(db, sql`s.id = ${id}`, reason, idleTimeoutMinutes)) === 1;
+}
+
+/** Ends every live session of a user, except one if given; returns how many were live. */
+export async function endSessionsOfUser(
+  db: Db,
+  userId: number,
+  reason: RevokeReason,
+  options: { exceptSessionId?: string; idleTimeoutMinutes: number },
+): Promise<number> {
+  const except = options.exceptSessionId === undefined ? sql`true` : sql`s.id <> ${options.exceptSessionId}`;
+  return endSessions(db, sql`s.user_id = ${userId} and ${except}`, reason, options.idleTimeoutMinutes);
+}
+
+export interface SessionPage {
+  sessions: SessionRecord[];
+  /** Where the next page starts (the last row's created_at and id), or null at the end. */
+  next: { createdAt: string; id: string } | null;
+}
+
+/** A user's sessions, newest first, keyset-paginated on (created_at, id) so pages never shift. */
+export async function listSessionsOfUser(
+  db: Db,
+  userId: number,
+  options: { active?: boolean; limit: number; after?: { createdAt: string; id: string }; idleTimeoutMinutes: number },
+): Promise<SessionPage> {
+  const rule = expiryRule("s", options.idleTimeoutMinutes);
+  const live = sql`(${rule.isLive} and not ${rule.isExpired})`;
+  const activeFilter = options.active === undefined ? sql`true` : options.active ? live : sql`not ${live}`;
+  const afterFilter =
+    options.after === undefined
+      ? sql`true`
+      : sql`(s.created_at, s.id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)`;
+  const rows = await queryRows<SessionRecord>(
+    db,
+    sql`select ${recordColumns(options.idleTimeoutMinutes)} from sessions s
+      where s.user_id = ${userId} and ${activeFilter} and ${afterFilter}
+      order by s.created_at desc, s.id desc
+      limit ${options.limit + 1}::int`,
+  );
+  const sessions = rows.slice(0, options.limit);
+  const last = sessions.at(-1);
+  return {
+    sessions,
+    next: rows.length > options.limit && last ? { createdAt: last.created_at, id: last.id } : null,
+  };
+}

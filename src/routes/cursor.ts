@@ -1,0 +1,30 @@
+import { ERROR_CODES, httpError } from "../errors";
+
+/*
+ * Listing cursors: opaque to clients, base64url of "<created_at ISO>|<id>", the keyset of the last
+ * row seen. A cursor that does not decode to that shape is a 400, never a database error.
+ */
+const CURSOR =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+export function encodeCursor(position: { createdAt: string; id: string }): string {
+  return btoa(`${position.createdAt}|${position.id}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  let decoded = "";
+  try {
+    decoded = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    // Not base64: reported below like any other malformed cursor.
+  }
+  const match = CURSOR.exec(decoded);
+  if (match?.[1] === undefined || match[2] === undefined || Number.isNaN(Date.parse(match[1]))) {
+    throw httpError(400, {
+      error: ERROR_CODES.invalidRequest,
+      error_description: "The request query is invalid.",
+      issues: [{ path: "cursor", message: "is not a cursor this service issued" }],
+    });
+  }
+  return { createdAt: match[1], id: match[2] };
+}

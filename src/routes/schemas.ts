@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { APP_TYPES, type REVOKE_REASONS } from "../sessions/constants";
 
 /*

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { bearerChallenge } from "../auth/challenge";
 import { checkSession } from "../sessions/check";
 import { APP_TYPES } from "../sessions/constants";

@@ -13,6 +13,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { describeError } from "./describe-error";
 import { type StandIn, startStandIn } from "./standin/index";
 import { WORKER_VAR_NAMES } from "./worker-vars";
 
@@ -65,7 +66,7 @@ try {
     wrangler = startWrangler(port, workerVars(standIn.port, databaseUrl));
   }
 } catch (error) {
-  console.error(`dev: startup failed: ${describe(error)}`);
+  console.error(`dev: startup failed: ${describeError(error)}`);
   await stop(1);
 }
 
@@ -74,7 +75,7 @@ async function checkDatabase(standIn: StandIn): Promise<void> {
   try {
     await standIn.backend.query("select 1", []);
   } catch (error) {
-    throw new Error(`cannot use ${standIn.backend.description}: ${describe(error)}`);
+    throw new Error(`cannot use ${standIn.backend.description}: ${describeError(error)}`);
   }
 }
 
@@ -204,7 +205,7 @@ async function stop(exitCode: number): Promise<void> {
     if (wrangler) await stopChild(wrangler);
     await standIn?.close();
   } catch (error) {
-    console.error(`dev: could not stop cleanly: ${describe(error)}`);
+    console.error(`dev: could not stop cleanly: ${describeError(error)}`);
     code = 1;
   }
   process.exit(code);
@@ -225,16 +226,4 @@ function stopChild(child: ChildProcess): Promise<void> {
     });
     child.kill("SIGTERM");
   });
-}
-
-function describe(error: unknown): string {
-  // drizzle's DrizzleQueryError repeats the statement and its parameters; the cause says why.
-  if (error instanceof Error && error.cause instanceof Error) {
-    return describe(error.cause);
-  }
-  if (error instanceof AggregateError && error.errors.length > 0) {
-    // pg reports "connection refused" on localhost as one error per address it tried.
-    return error.errors.map(describe).join("; ");
-  }
-  return error instanceof Error ? error.message || error.name : String(error);
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { describeError } from "./describe-error";
 
 const migrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
 // drizzle-orm's migrator records what it applied here (its defaults).
@@ -36,7 +37,7 @@ try {
   console.log(`db:migrate: ${target}: applied ${after - before} new migration(s) from drizzle/, ${after} in total`);
   await client.end();
 } catch (error) {
-  console.error(`db:migrate: ${target}: failed: ${describe(error)}`);
+  console.error(`db:migrate: ${target}: failed: ${describeError(error)}`);
   await client.end().catch(() => undefined);
   process.exit(1);
 }
@@ -59,15 +60,4 @@ function redactPassword(url: string): string {
   } catch {
     return "(unparseable DATABASE_URL)";
   }
-}
-
-function describe(error: unknown): string {
-  // drizzle's DrizzleQueryError repeats the whole statement; its cause says why it failed.
-  if (error instanceof Error && error.cause instanceof Error) {
-    return describe(error.cause);
-  }
-  if (error instanceof AggregateError && error.errors.length > 0) {
-    return error.errors.map(describe).join("; ");
-  }
-  return error instanceof Error ? error.message || error.name : String(error);
 }

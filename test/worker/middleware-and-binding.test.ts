@@ -56,7 +56,9 @@ describe("sessionAuth middleware in another Hono app", () => {
 });
 
 describe("SessionValidator service binding", () => {
-  const validator = (exports as unknown as { SessionValidator: { validate: Function } }).SessionValidator;
+  const validator = (
+    exports as unknown as { SessionValidator: { validate: (token: string, requirements?: object) => Promise<unknown> } }
+  ).SessionValidator;
 
   it("returns the session for a valid token", async () => {
     const s = await insertSession();

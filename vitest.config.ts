@@ -6,6 +6,8 @@ const TEST_ADMIN_API_KEY = "test-admin-key-0123456789abcdefghijklmnop";
 
 export default defineConfig({
   test: {
+    // Every check logs a JSON line; show them only for a test that failed.
+    silent: "passed-only",
     projects: [
       {
         // Pure functions and the stand-in's contract with the genuine driver, in Node.
@@ -33,6 +35,8 @@ export default defineConfig({
                 TEST_CLOSED_PORT: String(inject("closedPort")),
                 TEST_STANDIN_PORT: String(inject("standInPort")),
                 TEST_ORIGIN_PORT: String(inject("originPort")),
+                // Cases per property in test/worker/fuzz/: a few hundred in `npm test`, more in `npm run test:fuzz`.
+                FUZZ_RUNS: process.env.FUZZ_RUNS ?? "200",
               },
             },
           })),

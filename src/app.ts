@@ -6,6 +6,7 @@ import { databaseUnavailable, ERROR_CODES, httpError } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import { gatewayRoutes } from "./routes/gateway";
 import { healthRoutes } from "./routes/health";
+import { openapiRoutes } from "./routes/openapi";
 import { sessionRoutes } from "./routes/sessions";
 import { validateRoutes } from "./routes/validate";
 import type { AppEnv } from "./types";
@@ -29,6 +30,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", validateRoutes);
   app.route("/", sessionRoutes);
   app.route("/", adminRoutes);
+  app.route("/", openapiRoutes);
   // Last: in gateway mode it takes every path the service does not answer itself.
   app.route("/", gatewayRoutes);
 

@@ -17,5 +17,8 @@ export default {
   },
 } satisfies ExportedHandler<Env>;
 
-export { sessionAuth } from "./middleware/session-auth";
-export { SessionValidator } from "./session-validator";
+export { type SessionAuthOptions, sessionAuth } from "./middleware/session-auth";
+export { SessionValidator, type ValidateResult } from "./session-validator";
+export type { AppType } from "./sessions/constants";
+export type { CheckOutcome, RejectReason, ValidSession } from "./sessions/outcome";
+export type { Env } from "./types";

@@ -7,6 +7,8 @@ import { ERROR_CODES, httpError } from "../errors";
 const CURSOR =
   /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
+const YEAR_1 = Date.parse("0001-01-01T00:00:00Z");
+
 export function encodeCursor(position: { createdAt: string; id: string }): string {
   return btoa(`${position.createdAt}|${position.id}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
@@ -19,7 +21,13 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
     // Not base64: reported below like any other malformed cursor.
   }
   const match = CURSOR.exec(decoded);
-  if (match?.[1] === undefined || match[2] === undefined || Number.isNaN(Date.parse(match[1]))) {
+  // A real instant only: Date.parse accepts year 0 and rolls Feb 30 or 24:00 over, PostgreSQL refuses or differs.
+  const at = match?.[1] === undefined ? Number.NaN : Date.parse(match[1]);
+  if (
+    match?.[1] === undefined ||
+    match[2] === undefined ||
+    !(at >= YEAR_1 && new Date(at).toISOString().slice(0, 19) === match[1].slice(0, 19))
+  ) {
     throw httpError(400, {
       error: ERROR_CODES.invalidRequest,
       error_description: "The request query is invalid.",

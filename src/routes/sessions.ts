@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { bearerChallenge } from "../auth/challenge";
 import { endSession, endSessionsOfUser, findSessionById } from "../db/session-lifecycle";
 import { sessionAuth } from "../middleware/session-auth";
 import type { AppEnv } from "../types";
@@ -12,7 +13,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     const { db, config, session } = c.var;
     const record = await findSessionById(db, session.id, config.idleTimeoutMinutes);
     // Checked a moment ago; gone now only if an administrator deleted the row in between.
-    if (record === null) return c.json({ error: "invalid_token", error_description: "The token is not valid." }, 401);
+    if (record === null) throw bearerChallenge(config.realm, "unknown");
     return c.json({ session: record });
   })
   .post("/v1/logout", sessionAuth(), async (c) => {

@@ -7,7 +7,7 @@ import type { AppEnv } from "../types";
 import { input } from "./input";
 import { identityHeaders, sessionJson, tenantRequirement } from "./session-http";
 
-const validateQuery = z.object({
+export const validateQuery = z.object({
   app_type: z.enum(APP_TYPES).optional(),
   tenant_id: z.coerce.number().int().positive().max(2_147_483_647).optional(),
 });

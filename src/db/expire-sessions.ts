@@ -14,9 +14,8 @@ import { expiryRule } from "./expiry-rule";
  * - A row another run ended after this statement's snapshot was taken is re-read when it is locked
  *   (READ COMMITTED re-checks the WHERE clause on the latest version) and dropped; the UPDATE
  *   checks the condition again on the row it writes. So no row is ended, or counted, twice.
- * - No ORDER BY: every candidate gets its turn in a later batch, and its `ended_at` is the moment
- *   it expired whenever the job gets to it; sorting would read every candidate on every batch,
- *   which is exactly what a back-fill after an outage cannot afford.
+ * - Oldest first, by index order: each batch reads only index entries it will use, and an
+ *   expired row's `ended_at` is the moment it expired whenever the job gets to it.
  */
 
 export type TimeoutReason = Extract<RevokeReason, "idle_timeout" | "absolute_timeout">;
@@ -25,18 +24,26 @@ const CLEANUP_REASON: RevokeReason = "cleanup_stale";
 
 /**
  * One batch of the expiry pass, as SQL: exported so a test can EXPLAIN the very statement the job
- * runs. The candidate scan is the rule's `isLive and isExpired`, i.e. `is_active and ... and
- * (absolute_expires_at <= now() or last_activity_at <= now() - idle)`, which the planner answers
- * with a BitmapOr over the two partial indexes on active rows however many ended rows there are.
- * Rows that are active but not live (half-revoked) are the repair pass's, never this one's, just
- * as validation leaves them alone.
+ * runs. Candidates come from the two partial indexes on active rows, each read in its own order
+ * from the oldest entry and cut off at `limit`. An ordered, limited scan stays an index scan
+ * whatever the planner guesses about how many rows match, so a batch costs what is expired, not
+ * what the table holds: a table that is mostly ended history (every real one) would otherwise be
+ * read whole when the planner misjudges the match count. Rows that are active but not live
+ * (half-revoked) are the repair pass's, never this one's, just as validation leaves them alone.
  */
 export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; limit: number }): SQL {
   const candidate = expiryRule("c", options.idleTimeoutMinutes);
   const current = expiryRule("s", options.idleTimeoutMinutes);
-  return sql`with picked as (
+  const idleCutoff = sql`now() - make_interval(mins => ${options.idleTimeoutMinutes}::int)`;
+  return sql`with candidates as (
+      (select c.id from sessions c where c.is_active and c.absolute_expires_at <= now()
+        order by c.absolute_expires_at limit ${options.limit}::int)
+      union
+      (select c.id from sessions c where c.is_active and c.last_activity_at <= ${idleCutoff}
+        order by c.last_activity_at limit ${options.limit}::int)
+    ), picked as (
       select c.id from sessions c
-      where ${candidate.isLive} and ${candidate.isExpired}
+      where c.id in (select id from candidates) and ${candidate.isLive} and ${candidate.isExpired}
       limit ${options.limit}::int
       for update skip locked
     ), ended as (
@@ -75,11 +82,15 @@ export async function endExpiredSessions(
  * revoked, not when the job noticed. `revoked_at` likewise keeps the writer's value, else now().
  */
 export async function endInconsistentSessions(db: Db, options: { limit: number }): Promise<number> {
-  // The idle timeout plays no part in liveness; any value builds the same `isLive`.
-  const inconsistent = (alias: string) => sql`(${sql.raw(alias)}.is_active and not ${expiryRule(alias, 1).isLive})`;
-  const rows = await queryRows<{ sessions: number }>(
-    db,
-    sql`with picked as (
+  const rows = await queryRows<{ sessions: number }>(db, endInconsistentSessionsQuery(options));
+  return rows[0]?.sessions ?? 0;
+}
+
+/** The repair batch as SQL, for EXPLAIN: its scan is the partial index `ix_sessions_half_ended`. */
+export function endInconsistentSessionsQuery(options: { limit: number }): SQL {
+  const inconsistent = (alias: string) =>
+    sql.raw(`(${alias}.is_active and (${alias}.ended_at is not null or ${alias}.revoked_at is not null))`);
+  return sql`with picked as (
       select c.id from sessions c
       where ${inconsistent("c")}
       limit ${options.limit}::int
@@ -92,9 +103,7 @@ export async function endInconsistentSessions(db: Db, options: { limit: number }
       where s.id = p.id and ${inconsistent("s")}
       returning 1
     )
-    select count(*)::int as sessions from repaired`,
-  );
-  return rows[0]?.sessions ?? 0;
+    select count(*)::int as sessions from repaired`;
 }
 
 /**

@@ -4,7 +4,7 @@ import { sql as drizzleSql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/config";
 import { createDb, DatabaseError, queryRows } from "../../src/db/client";
-import { endExpiredSessionsQuery } from "../../src/db/expire-sessions";
+import { endExpiredSessionsQuery, endInconsistentSessionsQuery } from "../../src/db/expire-sessions";
 import worker from "../../src/index";
 import { type ExpiryRunSummary, runExpiryJob } from "../../src/jobs/expire";
 import type { Env } from "../../src/types";
@@ -294,28 +294,41 @@ describe("retention (SESSION_RETENTION_DAYS)", () => {
   });
 });
 
-describe("the expiry scan's plan", () => {
-  it("uses the partial indexes on active rows, not a sequential scan, on a table of 20k sessions", async () => {
+describe("the expiry job's plans", () => {
+  async function planNodes(query: ReturnType<typeof endExpiredSessionsQuery>): Promise<PlanNode[]> {
+    const rows = await queryRows<{ "QUERY PLAN": { Plan: PlanNode }[] }>(
+      createDb(jobConfig()),
+      drizzleSql`explain (format json) ${query}`,
+    );
+    const nodes = flatten(rows[0]?.["QUERY PLAN"][0]?.Plan);
+    console.info(`[expire] plan: ${nodes.map(describeNode).join(" > ")}`);
+    return nodes;
+  }
+  const seqScansOfSessions = (nodes: PlanNode[]) =>
+    nodes.filter((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "sessions");
+
+  it.each([
+    ["20k live sessions", true],
+    ["20k ended sessions (the steady state: a table that is mostly history)", false],
+  ])("read the partial indexes, never the whole table, with %s", async (_name, active) => {
     const userId = await createUser();
     try {
-      // Active and far from expiry, so no other test's run of the job touches them.
-      await sql`insert into sessions (user_id, session_token_hash, last_activity_at, absolute_expires_at)
-        select ${userId}, encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex'), now(), now() + interval '8 hours'
+      // Far from expiry (or ended), so no other test's run of the job touches them.
+      await sql`insert into sessions (user_id, session_token_hash, last_activity_at, absolute_expires_at, is_active,
+          ended_at, revoked_at, revoke_reason)
+        select ${userId}, encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex'), now(), now() + interval '8 hours',
+          ${active}, ${active ? null : sql`now()`}, ${active ? null : sql`now()`}, ${active ? null : "logout"}
         from generate_series(1, 20000)`;
       await sql`analyze sessions`;
-      const config = jobConfig();
-      const rows = await queryRows<{ "QUERY PLAN": { Plan: PlanNode }[] }>(
-        createDb(config),
-        drizzleSql`explain (format json) ${endExpiredSessionsQuery({ idleTimeoutMinutes: 30, limit: 5000 })}`,
-      );
-      const nodes = flatten(rows[0]?.["QUERY PLAN"][0]?.Plan);
-      console.info(`[expire] plan at 20k rows: ${nodes.map(describeNode).join(" > ")}`);
-
-      const indexNames = new Set(nodes.map((n) => n["Index Name"]).filter(Boolean));
+      const expire = await planNodes(endExpiredSessionsQuery({ idleTimeoutMinutes: 30, limit: 5000 }));
+      const indexNames = new Set(expire.map((n) => n["Index Name"]).filter(Boolean));
       expect(indexNames).toContain("ix_sessions_active_absolute_expires_at");
       expect(indexNames).toContain("ix_sessions_active_last_activity_at");
-      expect(nodes.map((n) => n["Node Type"])).toContain("BitmapOr");
-      expect(nodes.filter((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "sessions")).toEqual([]);
+      expect(seqScansOfSessions(expire)).toEqual([]);
+
+      const repair = await planNodes(endInconsistentSessionsQuery({ limit: 5000 }));
+      expect(repair.map((n) => n["Index Name"])).toContain("ix_sessions_half_ended");
+      expect(seqScansOfSessions(repair)).toEqual([]);
     } finally {
       await sql`delete from sessions where user_id = ${userId}`;
     }

@@ -1,7 +1,7 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { AppType } from "../sessions/constants";
 import type { ValidSession } from "../sessions/outcome";
-import { type Db, queryRows } from "./client";
+import { type Db, type PreparedStatement, prepareStatement, queryPrepared } from "./client";
 import { expiryRule, isoTimestamp } from "./expiry-rule";
 
 export type SessionLookup =
@@ -31,72 +31,29 @@ interface CheckRow extends Record<string, unknown> {
  * Validates, touches and lazily expires a session in ONE statement (one round trip):
  * - `target` reads the row as of the statement's snapshot: a logout or revoke committed before the
  *   statement started is seen, so such a session is never answered valid.
- * - `ended` ends an expired row by the shared expiry rule. `touched` moves `last_activity_at` only
- *   when it is older than the touch interval: an UPDATE that matches writes a new row version even
- *   when nothing changes, so a busy session costs at most one write per interval.
- * - Both UPDATEs re-check liveness and the rule on the row's latest version (PostgreSQL re-reads a
- *   row another transaction changed meanwhile), so an ended row is never re-activated or touched,
- *   and a row ended by someone else keeps its first reason. `greatest(...)` keeps two racing touches
- *   from moving `last_activity_at` backwards.
- * - A due touch that found the row ended meanwhile answers 'inactive': the end committed first.
+ * - `changed` is the only write, and only when one is due: an expired row is ended by the shared
+ *   expiry rule, or a live one has `last_activity_at` moved because it is older than the touch
+ *   interval. PostgreSQL writes a new row version for every row an UPDATE matches, even when
+ *   nothing changes, so a busy session costs at most one write per interval.
+ * - The UPDATE re-checks liveness and the rule on the row's latest version (PostgreSQL re-reads a
+ *   row another transaction changed meanwhile): an ended row is never re-activated or touched, a
+ *   row ended by someone else keeps its first reason, and a row whose expiry changed meanwhile is
+ *   left alone. `greatest(...)` keeps two racing touches from moving `last_activity_at` backwards.
+ * - A due write that found the row changed answers 'inactive': the end committed first, and the
+ *   answer errs on the side of refusing.
+ * The statement is rendered once per configuration; only the hash changes between requests.
  */
 export async function checkSessionByTokenHash(
   db: Db,
   tokenHash: string,
   options: { idleTimeoutMinutes: number; touchIntervalSeconds: number },
 ): Promise<SessionLookup> {
-  const snapshot = expiryRule("t", options.idleTimeoutMinutes);
-  const current = expiryRule("s", options.idleTimeoutMinutes);
-  const touchDue = sql`t.last_activity_at < now() - make_interval(secs => ${options.touchIntervalSeconds}::int)`;
-  const rows = await queryRows<CheckRow>(
-    db,
-    sql`with target as (
-      select id, user_id, tenant_id, app_type, created_at, last_activity_at, absolute_expires_at, is_active,
-        ended_at, revoked_at
-      from sessions where session_token_hash = ${tokenHash}
-    ), decided as (
-      select t.*, ${snapshot.isLive} as live, ${snapshot.isExpired} as expired, ${snapshot.reason} as expired_reason, ${touchDue} as touch_due
-      from target t
-    ), ended as (
-      update sessions s
-      set is_active = false, revoke_reason = ${current.reason}, ended_at = ${current.endedAt}, revoked_at = now()
-      from decided d
-      where s.id = d.id and d.live and d.expired and ${current.isLive} and ${current.isExpired}
-      returning s.revoke_reason
-    ), touched as (
-      update sessions s
-      set last_activity_at = greatest(s.last_activity_at, now())
-      from decided d
-      where s.id = d.id and d.live and not d.expired and d.touch_due and ${current.isLive} and not ${current.isExpired}
-      returning s.last_activity_at
-    ), answer as (
-      select d.*,
-        case
-          when not d.live then 'inactive'
-          when d.expired then 'expired'
-          when d.touch_due and not exists (select 1 from touched) then 'inactive'
-          else 'valid'
-        end as status,
-        coalesce((select last_activity_at from touched), d.last_activity_at) as seen_activity_at
-      from decided d
-    )
-    select a.id, a.user_id, a.tenant_id, a.app_type, a.status,
-      a.expired_reason as ended_reason,
-      ${isoTimestamp(sql`a.created_at`)} as created_at,
-      ${isoTimestamp(sql`a.seen_activity_at`)} as last_activity_at,
-      ${isoTimestamp(sql`a.absolute_expires_at`)} as absolute_expires_at,
-      ${isoTimestamp(sql`a.seen_activity_at + make_interval(mins => ${options.idleTimeoutMinutes}::int)`)} as idle_expires_at
-    from answer a`,
-  );
+  const rows = await queryPrepared<CheckRow>(db, checkStatement(options), { tokenHash });
   const row = rows[0];
   if (row === undefined) return { status: "unknown" };
   if (row.status === "inactive") return { status: "inactive", sessionId: row.id };
   if (row.status === "expired") {
-    return {
-      status: "expired",
-      sessionId: row.id,
-      reason: row.ended_reason ?? "idle_timeout",
-    };
+    return { status: "expired", sessionId: row.id, reason: row.ended_reason ?? "idle_timeout" };
   }
   return {
     status: "valid",
@@ -111,4 +68,51 @@ export async function checkSessionByTokenHash(
       idleExpiresAt: row.idle_expires_at,
     },
   };
+}
+
+const statements = new Map<string, PreparedStatement>();
+
+function checkStatement(options: { idleTimeoutMinutes: number; touchIntervalSeconds: number }): PreparedStatement {
+  const key = `${options.idleTimeoutMinutes}:${options.touchIntervalSeconds}`;
+  let statement = statements.get(key);
+  if (statement === undefined) {
+    statement = prepareStatement(buildCheckQuery(options));
+    statements.set(key, statement);
+  }
+  return statement;
+}
+
+/** The check as SQL, with the token hash as the placeholder `tokenHash`; exported for EXPLAIN. */
+export function buildCheckQuery(options: { idleTimeoutMinutes: number; touchIntervalSeconds: number }): SQL {
+  const snapshot = expiryRule("t", options.idleTimeoutMinutes);
+  const current = expiryRule("s", options.idleTimeoutMinutes);
+  const touchDue = sql`t.last_activity_at < now() - make_interval(secs => ${options.touchIntervalSeconds}::int)`;
+  return sql`with target as (
+      select t.id, t.user_id, t.tenant_id, t.app_type, t.created_at, t.last_activity_at, t.absolute_expires_at,
+        ${snapshot.isLive} as live, ${snapshot.isExpired} as expired, ${touchDue} as touch_due
+      from sessions t where t.session_token_hash = ${sql.placeholder("tokenHash")}
+    ), changed as (
+      update sessions s set
+        is_active = not t.expired,
+        revoke_reason = case when t.expired then ${current.reason} else s.revoke_reason end,
+        ended_at = case when t.expired then ${current.endedAt} else s.ended_at end,
+        revoked_at = case when t.expired then now() else s.revoked_at end,
+        last_activity_at = case when t.expired then s.last_activity_at else greatest(s.last_activity_at, now()) end
+      from target t
+      where s.id = t.id and t.live and (t.expired or t.touch_due) and ${current.isLive} and ${current.isExpired} = t.expired
+      returning s.is_active, s.revoke_reason, s.last_activity_at
+    )
+    select t.id, t.user_id, t.tenant_id, t.app_type,
+      case
+        when not t.live then 'inactive'
+        when c.is_active is null then case when t.expired or t.touch_due then 'inactive' else 'valid' end
+        when c.is_active then 'valid'
+        else 'expired'
+      end as status,
+      c.revoke_reason as ended_reason,
+      ${isoTimestamp(sql`t.created_at`)} as created_at,
+      ${isoTimestamp(sql`coalesce(c.last_activity_at, t.last_activity_at)`)} as last_activity_at,
+      ${isoTimestamp(sql`t.absolute_expires_at`)} as absolute_expires_at,
+      ${isoTimestamp(sql`coalesce(c.last_activity_at, t.last_activity_at) + make_interval(mins => ${options.idleTimeoutMinutes}::int)`)} as idle_expires_at
+    from target t left join changed c on true`;
 }

@@ -1,9 +1,10 @@
-import { neon, neonConfig } from "@neondatabase/serverless";
-import type { SQL } from "drizzle-orm";
+import { type NeonQueryFunction, neon, neonConfig } from "@neondatabase/serverless";
+import { fillPlaceholders, type SQL } from "drizzle-orm";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type { Config } from "../config";
 
-export type Db = NeonHttpDatabase;
+export type Db = NeonHttpDatabase & { $client: NeonQueryFunction<false, false> };
 
 /**
  * A database failure with only what is safe to log: drizzle's own error message carries the
@@ -40,6 +41,36 @@ export function createDb(config: Config, options: { timeoutMs?: number } = {}): 
 export async function queryRows<Row extends object>(db: Db, query: SQL): Promise<Row[]> {
   try {
     const result = await db.execute(query);
+    return result.rows as Row[];
+  } catch (error) {
+    throw toDatabaseError(error);
+  }
+}
+
+/** A statement rendered to text once, with `sql.placeholder(...)` values filled in per call. */
+export interface PreparedStatement {
+  text: string;
+  params: unknown[];
+}
+
+const dialect = new PgDialect();
+
+/** Renders a query once, for a hot path that would otherwise rebuild the same text per request. */
+export function prepareStatement(query: SQL): PreparedStatement {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return { text, params };
+}
+
+/** Runs a prepared statement with its placeholders filled, translating failures like `queryRows`. */
+export async function queryPrepared<Row extends object>(
+  db: Db,
+  statement: PreparedStatement,
+  values: Record<string, unknown>,
+): Promise<Row[]> {
+  try {
+    const result = await db.$client.query(statement.text, fillPlaceholders(statement.params, values), {
+      fullResults: true,
+    });
     return result.rows as Row[];
   } catch (error) {
     throw toDatabaseError(error);

@@ -1,0 +1,76 @@
+/** Load and latency measurements against the running Worker. */
+import autocannon from "autocannon";
+
+export interface LoadRun {
+  path: string;
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Responses other than 200, plus connection errors and timeouts: must be 0 for a valid run. */
+  failures: number;
+}
+
+/** Value at quantile `q` (0-1) of `values`, nearest-rank; `values` need not be sorted. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+export function round(value: number, digits = 2): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+/**
+ * A fixed-concurrency load: `connections` keep-alive connections, each sending its next request
+ * as soon as the last is answered, for `seconds`. Latencies are taken per response (sub-ms),
+ * rather than from autocannon's millisecond histogram.
+ */
+export async function runLoad(options: {
+  url: string;
+  path: string;
+  headers: Record<string, string>;
+  connections: number;
+  seconds: number;
+}): Promise<LoadRun> {
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `${options.url}${options.path}`,
+        headers: options.headers,
+        connections: options.connections,
+        duration: options.seconds,
+      },
+      (error: unknown, finished: autocannon.Result) => (error ? reject(error) : resolve(finished)),
+    );
+    instance.on("response", (_client, _status, _bytes, responseTimeMs) => {
+      latencies.push(responseTimeMs);
+    });
+  });
+  const failures = result.non2xx + result.errors + result.timeouts;
+  return {
+    path: options.path,
+    requests: result.requests.total,
+    seconds: result.duration,
+    rps: round(result.requests.total / result.duration, 1),
+    p50Ms: round(quantile(latencies, 0.5)),
+    p99Ms: round(quantile(latencies, 0.99)),
+    failures,
+  };
+}
+
+/** One request, its status and body read, its wall time in ms. */
+export async function timedRequest(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; ms: number; body: string }> {
+  const started = performance.now();
+  const response = await fetch(url, { headers });
+  const body = await response.text();
+  return { status: response.status, ms: performance.now() - started, body };
+}

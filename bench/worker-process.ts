@@ -1,0 +1,205 @@
+/**
+ * The bench build of the Worker (wrangler.bench.toml) in workerd: bundled by `wrangler deploy
+ * --dry-run`, exactly as it would be deployed, then served by Miniflare from this process. Not
+ * `wrangler dev`: that runs two workerd instances with a proxy Worker in front of ours (every
+ * request crosses both), and it rebuilds and restarts the Worker whenever a file in src/ changes.
+ * Plus what /proc says about the workerd process.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+const wranglerBin = fileURLToPath(new URL("../node_modules/.bin/wrangler", import.meta.url));
+const clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** Kept in step with wrangler.bench.toml (and so with ../wrangler.toml). */
+const compatibilityDate = "2026-04-26";
+const compatibilityFlags = ["nodejs_compat"];
+
+export interface WorkerProcess {
+  url: string;
+  logFile: string;
+  /** The workerd process(es) serving the Worker. */
+  workerdPids(): number[];
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `wrangler deploy --dry-run`: the bundle a deploy would upload, in a temporary directory. */
+async function bundleWorker(logFile: string): Promise<{ dir: string; script: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "session-gate-bench-build-"));
+  const log = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(wranglerBin, ["deploy", "--dry-run", "--outdir", dir, "--config", "bench/wrangler.bench.toml"], {
+    cwd: projectRoot,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", resolve);
+  });
+  if (code !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`bundling the Worker failed (wrangler exited ${code}); see ${logFile}`);
+  }
+  return { dir, script: path.join(dir, "worker.js") };
+}
+
+export async function startWorker(options: { vars: Record<string, string>; logFile: string }): Promise<WorkerProcess> {
+  const bundle = await bundleWorker(options.logFile);
+  const port = await freePort();
+  const before = new Set(workerdBelow(process.pid));
+  const log = createWriteStream(options.logFile, { flags: "a" });
+  const miniflare = new Miniflare({
+    host: "127.0.0.1",
+    port,
+    modules: true,
+    scriptPath: bundle.script,
+    modulesRoot: bundle.dir,
+    compatibilityDate,
+    compatibilityFlags,
+    bindings: options.vars,
+    // As in `wrangler dev`: no request log line sent back to Node for every request.
+    logRequests: false,
+    // The Worker's console output (one line per validation) goes to the log file.
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      stdout.pipe(log);
+      stderr.pipe(log);
+    },
+  });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      await miniflare.dispose();
+    } finally {
+      rmSync(bundle.dir, { recursive: true, force: true });
+    }
+  };
+  try {
+    const url = (await miniflare.ready).toString().replace(/\/$/, "");
+    const workerd = workerdBelow(process.pid).filter((pid) => !before.has(pid));
+    const response = await fetch(`${url}/healthz`);
+    if (response.status !== 200)
+      throw new Error(`the Worker answered /healthz with ${response.status}: ${await response.text()}`);
+    return { url, logFile: options.logFile, workerdPids: () => workerd, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Every PostgreSQL server process on this machine (the server must be local for this to mean anything). */
+export function postgresPids(): number[] {
+  return readdirSync("/proc")
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && processName(pid) === "postgres");
+}
+
+function workerdBelow(root: number): number[] {
+  return descendants(root).filter((pid) => processName(pid) === "workerd");
+}
+
+interface ProcStat {
+  ppid: number;
+  /** User + system CPU time in milliseconds. */
+  cpuMs: number;
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The name (field 2) is in parentheses and may contain spaces: fields are counted after it.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return { ppid: Number(fields[1]), cpuMs: (ticks * 1000) / clockTicksPerSecond };
+  } catch {
+    return undefined;
+  }
+}
+
+function processName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Every live process below `root` in the process tree. */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readStat(pid);
+    if (stat === undefined) continue;
+    children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const next = queue.shift() as number;
+    for (const child of children.get(next) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** Summed user + system CPU milliseconds of `pids`. */
+export function cpuMs(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + (readStat(pid)?.cpuMs ?? 0), 0);
+}
+
+/** CPU milliseconds per pid, for pids alive now. */
+export function cpuMsByPid(pids: number[]): Map<number, number> {
+  const found = new Map<number, number>();
+  for (const pid of pids) {
+    const stat = readStat(pid);
+    if (stat !== undefined) found.set(pid, stat.cpuMs);
+  }
+  return found;
+}
+
+/** CPU used since `before` by the processes alive both then and now (one that exited meanwhile is left out). */
+export function cpuMsSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, now] of cpuMsByPid([...before.keys()])) total += now - (before.get(pid) ?? now);
+  return total;
+}
+
+/** Summed resident set size of `pids`, in MiB (VmRSS). */
+export function rssMb(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      kb += Number(match?.[1] ?? 0);
+    } catch {
+      // Gone.
+    }
+  }
+  return Math.round((kb / 1024) * 10) / 10;
+}

@@ -7,7 +7,19 @@ import { APP_TYPES, type REVOKE_REASONS } from "../sessions/constants";
  */
 
 const PG_INT_MAX = 2_147_483_647;
-export const databaseId = z.coerce.number().int().min(1).max(PG_INT_MAX);
+/**
+ * A positive integer written plainly in a path or query string: digits only, no sign, exponent,
+ * hex prefix or padding (which `Number()` would quietly accept), within `max`.
+ */
+export function integerParam(max: number) {
+  return z
+    .string()
+    .regex(/^[1-9][0-9]{0,9}$/, "must be a positive integer")
+    .transform(Number)
+    .pipe(z.number().max(max));
+}
+
+export const databaseId = integerParam(PG_INT_MAX);
 export const sessionId = z.guid();
 
 export const issueSessionBody = z.strictObject({
@@ -39,7 +51,7 @@ export const revokeUserSessionsBody = z.strictObject({
 export const LIST_LIMIT_MAX = 100;
 export const listSessionsQuery = z.strictObject({
   active: z.enum(["true", "false"]).optional(),
-  limit: z.coerce.number().int().min(1).max(LIST_LIMIT_MAX).default(20),
+  limit: integerParam(LIST_LIMIT_MAX).default(20),
   cursor: z.string().max(200).optional(),
 });
 

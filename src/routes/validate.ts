@@ -5,11 +5,12 @@ import { checkSession } from "../sessions/check";
 import { APP_TYPES } from "../sessions/constants";
 import type { AppEnv } from "../types";
 import { input } from "./input";
+import { databaseId } from "./schemas";
 import { identityHeaders, sessionJson, tenantRequirement } from "./session-http";
 
 export const validateQuery = z.object({
   app_type: z.enum(APP_TYPES).optional(),
-  tenant_id: z.coerce.number().int().positive().max(2_147_483_647).optional(),
+  tenant_id: databaseId.optional(),
 });
 
 /**

@@ -24,10 +24,11 @@ export interface ExpiryRule {
   endedAt: SQL;
 }
 
-export function expiryRule(alias: string, idleTimeoutMinutes: number): ExpiryRule {
+/** `idleTimeoutMinutes` is a number, or SQL naming it (a parameter of the check function). */
+export function expiryRule(alias: string, idleTimeoutMinutes: number | SQL): ExpiryRule {
   const lastActivityAt = sql.raw(`${alias}.last_activity_at`);
   const absoluteExpiresAt = sql.raw(`${alias}.absolute_expires_at`);
-  const idleTimeout = sql`make_interval(mins => ${idleTimeoutMinutes}::int)`;
+  const idleTimeout = sql`make_interval(mins => ${intValue(idleTimeoutMinutes)})`;
   const idleExpiresAt = sql`(${lastActivityAt} + ${idleTimeout})`;
   return {
     isLive: sql.raw(`(${alias}.is_active and ${alias}.ended_at is null and ${alias}.revoked_at is null)`),
@@ -36,6 +37,11 @@ export function expiryRule(alias: string, idleTimeoutMinutes: number): ExpiryRul
     reason: sql`(case when ${absoluteExpiresAt} <= ${idleExpiresAt} then 'absolute_timeout' else 'idle_timeout' end)`,
     endedAt: sql`least(${absoluteExpiresAt}, ${idleExpiresAt})`,
   };
+}
+
+/** A number as an int parameter, or SQL as it stands. */
+export function intValue(value: number | SQL): SQL {
+  return typeof value === "number" ? sql`${value}::int` : value;
 }
 
 /** A timestamptz as ISO-8601 in UTC with microseconds, whatever the connection's TimeZone. */

@@ -42,11 +42,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** `wrangler deploy --dry-run`: the bundle a deploy would upload, in a temporary directory. */
-async function bundleWorker(logFile: string): Promise<{ dir: string; script: string }> {
+/**
+ * `wrangler deploy --dry-run`: the bundle a deploy would upload, in a temporary directory.
+ * `config` is relative to the project root.
+ */
+async function bundleWorker(logFile: string, config: string): Promise<{ dir: string; script: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "session-gate-bench-build-"));
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(wranglerBin, ["deploy", "--dry-run", "--outdir", dir, "--config", "bench/wrangler.bench.toml"], {
+  const child = spawn(wranglerBin, ["deploy", "--dry-run", "--outdir", dir, "--config", config], {
     cwd: projectRoot,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -61,11 +64,25 @@ async function bundleWorker(logFile: string): Promise<{ dir: string; script: str
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`bundling the Worker failed (wrangler exited ${code}); see ${logFile}`);
   }
-  return { dir, script: path.join(dir, "worker.js") };
+  // The bundle is named after the config's `main` (worker.ts → worker.js, src/index.ts → index.js);
+  // without code splitting it is the only .js file wrangler writes (next to its .map and a README).
+  const scripts = readdirSync(dir).filter((name) => name.endsWith(".js"));
+  if (scripts.length !== 1) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`expected one .js bundle from ${config}, found ${scripts.length}: ${scripts.join(", ")}`);
+  }
+  return { dir, script: path.join(dir, scripts[0] as string) };
 }
 
-export async function startWorker(options: { vars: Record<string, string>; logFile: string }): Promise<WorkerProcess> {
-  const bundle = await bundleWorker(options.logFile);
+export interface StartWorkerOptions {
+  vars: Record<string, string>;
+  logFile: string;
+  /** The wrangler config to bundle, relative to the project root; the bench build by default. */
+  config?: string;
+}
+
+export async function startWorker(options: StartWorkerOptions): Promise<WorkerProcess> {
+  const bundle = await bundleWorker(options.logFile, options.config ?? "bench/wrangler.bench.toml");
   const port = await freePort();
   const before = new Set(workerdBelow(process.pid));
   const log = createWriteStream(options.logFile, { flags: "a" });

@@ -28,7 +28,8 @@ const CLEANUP_REASON: RevokeReason = "cleanup_stale";
  * from the oldest entry and cut off at `limit`. An ordered, limited scan stays an index scan
  * whatever the planner guesses about how many rows match, so a batch costs what is expired, not
  * what the table holds: a table that is mostly ended history (every real one) would otherwise be
- * read whole when the planner misjudges the match count. Rows that are active but not live
+ * read whole when the planner misjudges the match count. `= any(array(...))` makes the picked ids
+ * primary-key lookups; a join would let the planner re-read every expired row on every batch. Rows that are active but not live
  * (half-revoked) are the repair pass's, never this one's, just as validation leaves them alone.
  */
 export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; limit: number }): SQL {
@@ -43,14 +44,13 @@ export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; l
         order by c.last_activity_at limit ${options.limit}::int)
     ), picked as (
       select c.id from sessions c
-      where c.id in (select id from candidates) and ${candidate.isLive} and ${candidate.isExpired}
+      where c.id = any(array(select id from candidates)) and ${candidate.isLive} and ${candidate.isExpired}
       limit ${options.limit}::int
       for update skip locked
     ), ended as (
       update sessions s
       set is_active = false, revoke_reason = ${current.reason}, ended_at = ${current.endedAt}, revoked_at = now()
-      from picked p
-      where s.id = p.id and ${current.isLive} and ${current.isExpired}
+      where s.id = any(array(select id from picked)) and ${current.isLive} and ${current.isExpired}
       returning s.revoke_reason
     )
     select revoke_reason as reason, count(*)::int as sessions from ended group by revoke_reason`;

@@ -22,29 +22,31 @@ export type TimeoutReason = Extract<RevokeReason, "idle_timeout" | "absolute_tim
 
 const CLEANUP_REASON: RevokeReason = "cleanup_stale";
 
+/** Which partial index a batch of the expiry pass reads: one limit at a time, each in its own order. */
+export type ExpiryScan = "absolute" | "idle";
+
 /**
  * One batch of the expiry pass, as SQL: exported so a test can EXPLAIN the very statement the job
- * runs. Candidates come from the two partial indexes on active rows, each read in its own order
- * from the oldest entry and cut off at `limit`. An ordered, limited scan stays an index scan
- * whatever the planner guesses about how many rows match, so a batch costs what is expired, not
- * what the table holds: a table that is mostly ended history (every real one) would otherwise be
- * read whole when the planner misjudges the match count. `= any(array(...))` makes the picked ids
- * primary-key lookups; a join would let the planner re-read every expired row on every batch. Rows that are active but not live
- * (half-revoked) are the repair pass's, never this one's, just as validation leaves them alone.
+ * runs. It reads one partial index on active rows in order, from the oldest entry, and stops at
+ * `limit`: an ordered, limited scan stays an index scan whatever the planner guesses about how many
+ * rows match, so a batch costs what it ends, not what the table holds (a table that is mostly
+ * ended history, as every real one is, would otherwise be read whole whenever the planner's
+ * statistics lag behind). Whichever scan picks a row, the rule decides its reason and `ended_at`.
+ * `= any(array(...))` makes the update primary-key lookups of exactly the picked rows. Rows that
+ * are active but not live (half-revoked) are the repair pass's, never this one's, just as
+ * validation leaves them alone.
  */
-export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; limit: number }): SQL {
+export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; limit: number; scan: ExpiryScan }): SQL {
   const candidate = expiryRule("c", options.idleTimeoutMinutes);
   const current = expiryRule("s", options.idleTimeoutMinutes);
-  const idleCutoff = sql`now() - make_interval(mins => ${options.idleTimeoutMinutes}::int)`;
-  return sql`with candidates as (
-      (select c.id from sessions c where c.is_active and c.absolute_expires_at <= now()
-        order by c.absolute_expires_at limit ${options.limit}::int)
-      union
-      (select c.id from sessions c where c.is_active and c.last_activity_at <= ${idleCutoff}
-        order by c.last_activity_at limit ${options.limit}::int)
-    ), picked as (
+  const [reached, order] =
+    options.scan === "absolute"
+      ? [candidate.absoluteReached, sql`c.absolute_expires_at`]
+      : [candidate.idleReached, sql`c.last_activity_at`];
+  return sql`with picked as (
       select c.id from sessions c
-      where c.id = any(array(select id from candidates)) and ${candidate.isLive} and ${candidate.isExpired}
+      where c.is_active and ${reached} and ${candidate.isLive}
+      order by ${order}
       limit ${options.limit}::int
       for update skip locked
     ), ended as (
@@ -62,7 +64,7 @@ export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; l
  */
 export async function endExpiredSessions(
   db: Db,
-  options: { idleTimeoutMinutes: number; limit: number },
+  options: { idleTimeoutMinutes: number; limit: number; scan: ExpiryScan },
 ): Promise<Record<TimeoutReason, number>> {
   const rows = await queryRows<{ reason: TimeoutReason; sessions: number }>(db, endExpiredSessionsQuery(options));
   const ended: Record<TimeoutReason, number> = {

@@ -19,6 +19,9 @@ export interface ExpiryRule {
    */
   isLive: SQL;
   idleExpiresAt: SQL;
+  /** Each limit alone, written with its column alone on one side so its partial index serves it. */
+  absoluteReached: SQL;
+  idleReached: SQL;
   isExpired: SQL;
   reason: SQL;
   endedAt: SQL;
@@ -33,6 +36,8 @@ export function expiryRule(alias: string, idleTimeoutMinutes: number | SQL): Exp
   return {
     isLive: sql.raw(`(${alias}.is_active and ${alias}.ended_at is null and ${alias}.revoked_at is null)`),
     idleExpiresAt,
+    absoluteReached: sql`${absoluteExpiresAt} <= now()`,
+    idleReached: sql`${lastActivityAt} <= now() - ${idleTimeout}`,
     isExpired: sql`(${absoluteExpiresAt} <= now() or ${lastActivityAt} <= now() - ${idleTimeout})`,
     reason: sql`(case when ${absoluteExpiresAt} <= ${idleExpiresAt} then 'absolute_timeout' else 'idle_timeout' end)`,
     endedAt: sql`least(${absoluteExpiresAt}, ${idleExpiresAt})`,

@@ -29,7 +29,8 @@ export interface ExpiryRunSummary {
 type Batch = (limit: number) => Promise<number>;
 
 /**
- * One run of the expiry job: repairs inconsistent rows, ends expired sessions, then (when
+ * One run of the expiry job: repairs inconsistent rows, ends expired sessions (those past their
+ * absolute limit, then those idle too long, each pass reading its own partial index), then (when
  * SESSION_RETENTION_DAYS is set) purges old ended rows. Each pass runs batches of at most
  * EXPIRY_BATCH_SIZE rows until a batch comes back short; no batch starts once EXPIRY_TIME_BUDGET_MS
  * is spent, and what is left waits for the next run. Safe to run twice, or twice at once.
@@ -68,15 +69,12 @@ export async function runExpiryJob(
       summary.repaired += repaired;
       return repaired;
     },
-    async (limit) => {
-      const ended = await endExpiredSessions(db, {
-        idleTimeoutMinutes: config.idleTimeoutMinutes,
-        limit,
-      });
+    ...(["absolute", "idle"] as const).map((scan) => async (limit: number) => {
+      const ended = await endExpiredSessions(db, { idleTimeoutMinutes: config.idleTimeoutMinutes, limit, scan });
       summary.ended.idle_timeout += ended.idle_timeout;
       summary.ended.absolute_timeout += ended.absolute_timeout;
       return ended.idle_timeout + ended.absolute_timeout;
-    },
+    }),
   ];
   const retentionDays = config.sessionRetentionDays;
   if (retentionDays !== undefined) {

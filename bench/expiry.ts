@@ -63,6 +63,8 @@ function passOf(body: unknown): Batch["pass"] {
 
 /** Plan nodes that read `sessions` through an index, anywhere in an EXPLAIN (FORMAT JSON) tree. */
 function indexScans(node: unknown): string[] {
+  // FORMAT JSON answers an array holding one {"Plan": ...} per statement.
+  if (Array.isArray(node)) return node.flatMap(indexScans);
   if (typeof node !== "object" || node === null) return [];
   const record = node as Record<string, unknown>;
   const own =

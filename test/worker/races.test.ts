@@ -22,8 +22,11 @@ const ROUNDS_AT_ONCE = 4;
 const HOUR = 3600;
 
 const admin = { authorization: `Bearer ${env.ADMIN_API_KEY}` };
+// Races, not deadlines, are under test: a generous one keeps a busy machine from turning a slow
+// answer into a 503 that would read as a failure.
+const raceVars = { VALIDATION_TIMEOUT_MS: "15000" };
 // Every validation touches the row (no throttle), so touches race ends as often as possible.
-const validateVars = { TOUCH_INTERVAL_SECONDS: "0" };
+const validateVars = { ...raceVars, TOUCH_INTERVAL_SECONDS: "0" };
 // The job sees 25-hour-idle rows as expired; with a day-long idle timeout it leaves other test
 // files' idle rows (at most hours idle) to their own runs.
 const jobConfig = getConfig({ ...env, IDLE_TIMEOUT_MINUTES: "1440" });
@@ -93,19 +96,22 @@ async function playRound(round: Round, validations: Validation[], statuses: numb
   const names = Object.keys(sessions) as Name[];
   await Promise.all([
     ...names.flatMap((name) => [validate(name, "during"), validate(name, "during")]),
-    thenValidate(callWorker("/v1/logout", { method: "POST", ...bearer(sessions.a.token) }), 204, ["a"]),
-    thenValidate(callWorker("/v1/sessions/revoke-others", { method: "POST", ...bearer(sessions.b.token) }), 200, [
-      "a",
-      "c",
-      "d",
-      "e",
-    ]),
+    thenValidate(callWorker("/v1/logout", { method: "POST", ...bearer(sessions.a.token) }, raceVars), 204, ["a"]),
     thenValidate(
-      callWorker(`/v1/users/${round.userId}/sessions/revoke`, {
-        method: "POST",
-        headers: { ...admin, "content-type": "application/json" },
-        body: JSON.stringify({ reason: "admin_revoke" }),
-      }),
+      callWorker("/v1/sessions/revoke-others", { method: "POST", ...bearer(sessions.b.token) }, raceVars),
+      200,
+      ["a", "c", "d", "e"],
+    ),
+    thenValidate(
+      callWorker(
+        `/v1/users/${round.userId}/sessions/revoke`,
+        {
+          method: "POST",
+          headers: { ...admin, "content-type": "application/json" },
+          body: JSON.stringify({ reason: "admin_revoke" }),
+        },
+        raceVars,
+      ),
       200,
       names,
     ),

@@ -9,6 +9,7 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { describeError } from "./describe-error";
+import { redactPassword } from "./redact-password";
 
 const migrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
 // drizzle-orm's migrator records what it applied here (its defaults).
@@ -49,15 +50,4 @@ async function countAppliedMigrations(client: pg.Client): Promise<number> {
   if (!rows[0]?.exists) return 0;
   const result = await client.query<{ count: string }>(`select count(*) as count from ${journalTable}`);
   return Number(result.rows[0]?.count ?? 0);
-}
-
-function redactPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = "";
-    parsed.searchParams.delete("password");
-    return parsed.toString();
-  } catch {
-    return "(unparseable DATABASE_URL)";
-  }
 }

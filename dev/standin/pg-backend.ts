@@ -1,6 +1,7 @@
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { redactPassword } from "../redact-password";
 import {
   type Backend,
   type BatchOptions,
@@ -84,16 +85,5 @@ async function runBatch(pool: pg.Pool, queries: BatchQuery[], options: BatchOpti
     }
   } finally {
     client.release(broken);
-  }
-}
-
-function redactPassword(databaseUrl: string): string {
-  try {
-    const url = new URL(databaseUrl);
-    url.password = "";
-    url.searchParams.delete("password");
-    return url.toString();
-  } catch {
-    return "(unparseable DATABASE_URL)";
   }
 }

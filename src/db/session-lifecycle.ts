@@ -65,17 +65,24 @@ export async function findSessionById(db: Db, id: string, idleTimeoutMinutes: nu
  * Ends the live sessions `which` selects, in one statement, and counts those ended with `reason`.
  * A session already past a limit is ended truthfully, with its timeout reason and the moment it
  * expired, and not counted: it was over before anyone revoked it. An ended session is never
- * touched again, so its first reason and times stay. Rows are locked as they are updated, so a
- * racing validation either sees the end (and refuses) or committed its touch first.
+ * touched again, so its first reason and times stay.
+ *
+ * The rows are locked first, in id order: two of these statements ending overlapping sets (a
+ * user's revoke-others racing an admin's revoke-all) would otherwise lock them in whatever order
+ * their scans meet them and could deadlock. A racing validation either sees the end (and refuses)
+ * or committed its touch first.
  */
 async function endSessions(db: Db, which: SQL, reason: RevokeReason, idleTimeoutMinutes: number): Promise<number> {
   const rule = expiryRule("s", idleTimeoutMinutes);
   const rows = await queryRows<{ id: string; revoked: boolean }>(
     db,
-    sql`update sessions s set is_active = false, revoked_at = now(),
+    sql`with locked as (
+        select s.id from sessions s where ${which} and ${rule.isLive} order by s.id for update
+      )
+      update sessions s set is_active = false, revoked_at = now(),
         revoke_reason = case when ${rule.isExpired} then ${rule.reason} else ${reason} end,
         ended_at = case when ${rule.isExpired} then ${rule.endedAt} else now() end
-      where ${which} and ${rule.isLive}
+      where s.id = any(array(select id from locked)) and ${rule.isLive}
       returning s.id, (s.revoke_reason = ${reason}) as revoked`,
   );
   return rows.filter((row) => row.revoked).length;

@@ -31,15 +31,10 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", sessionRoutes);
   app.route("/", adminRoutes);
   app.route("/", openapiRoutes);
-  // Last: in gateway mode it takes every path the service does not answer itself.
+  // Last, and a catch-all: in gateway mode it forwards every path the service does not answer
+  // itself; otherwise it answers 404, so the app needs no notFound handler of its own.
   app.route("/", gatewayRoutes);
 
-  app.notFound(() => {
-    throw httpError(404, {
-      error: ERROR_CODES.notFound,
-      error_description: "No such route.",
-    });
-  });
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.res ?? fromHonoException(error);
     if (error instanceof DatabaseError) {

@@ -132,7 +132,7 @@ async function throughStandIn<T>(
   const standIn = await startStandIn({ databaseUrl: url, port: 0 });
   try {
     const config = parseConfig({
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${standIn.port}/bench`,
+      DATABASE_URL: standIn.databaseUrl("bench"),
       NEON_LOCAL_HTTP: "true",
       IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),
       EXPIRY_BATCH_SIZE: String(settings.expiryBatchSize),

@@ -84,8 +84,7 @@ async function main(): Promise<void> {
   const worker = await startWorker({
     logFile,
     vars: {
-      // No password: the stand-in does not check one.
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${standIn.port}/${database.name}`,
+      DATABASE_URL: standIn.databaseUrl(database.name),
       NEON_LOCAL_HTTP: "true",
       TOUCH_INTERVAL_SECONDS: String(settings.touchIntervalSeconds),
       IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),

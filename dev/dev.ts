@@ -12,6 +12,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError } from "./describe-error";
 import { type StandIn, startStandIn } from "./standin/index";
@@ -24,6 +27,7 @@ const wranglerStopTimeoutMs = 10_000;
 
 let standIn: StandIn | undefined;
 let wrangler: ChildProcess | undefined;
+let varsDir: string | undefined;
 let stopping = false;
 
 process.on("SIGINT", () => void stop(0));
@@ -63,7 +67,7 @@ try {
 
   // A signal may have arrived while the stand-in was starting: do not start wrangler then.
   if (!stopping) {
-    wrangler = startWrangler(port, workerVars(standIn.port, databaseUrl));
+    wrangler = startWrangler(port, writeVarsFile(workerVars(standIn)));
   }
 } catch (error) {
   console.error(`dev: startup failed: ${describeError(error)}`);
@@ -143,38 +147,49 @@ async function createDemoSession(
 }
 
 /**
- * The Worker's variables: the stand-in as its database, plus every Worker variable set in this
- * shell. The database name only labels the connection; the stand-in serves its one backend.
+ * The Worker's variables: the stand-in as its database (with the stand-in's per-run secret as the
+ * password: the real database's password never reaches the Worker), plus every Worker variable
+ * set in this shell.
  */
-function workerVars(standInPort: number, databaseUrl: string | undefined): Record<string, string> {
+function workerVars(standIn: StandIn): Record<string, string> {
   const vars: Record<string, string> = {};
   for (const name of WORKER_VAR_NAMES) {
     const value = process.env[name];
     if (value !== undefined && value !== "") vars[name] = value;
   }
-  const databaseName = databaseUrl ? new URL(databaseUrl).pathname.slice(1) || "postgres" : "postgres";
-  // No password: the stand-in does not check one, and the real one must not reach the Worker.
-  vars.DATABASE_URL = `postgres://postgres@127.0.0.1:${standInPort}/${databaseName}`;
+  vars.DATABASE_URL = standIn.databaseUrl();
   vars.NEON_LOCAL_HTTP = "true";
   return vars;
 }
 
-function startWrangler(port: number, vars: Record<string, string>): ChildProcess {
-  const args = [
-    "dev",
-    "--port",
-    String(port),
-    "--ip",
-    "127.0.0.1",
-    "--test-scheduled",
-    // `wrangler dev` shows --var values as "(hidden)" in its bindings table (4.86.0).
-    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
-  ];
+/**
+ * Writes the Worker's variables to a file only this user can read, in a private directory removed
+ * on exit, for `wrangler dev --env-file`: as `--var` arguments, secrets (ADMIN_API_KEY, the
+ * stand-in's password) would be visible to every user of the machine in `ps`.
+ */
+function writeVarsFile(vars: Record<string, string>): string {
+  varsDir = mkdtempSync(join(tmpdir(), "session-gate-dev-"));
+  const file = join(varsDir, "worker.env");
+  const lines = Object.entries(vars).map(([name, value]) => `${name}=${quoteEnvValue(name, value)}`);
+  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** A value as the .env format reads it back unchanged: single quotes are literal. */
+function quoteEnvValue(name: string, value: string): string {
+  if (/[\r\n]/.test(value)) throw new Error(`${name} must be one line`);
+  if (!value.includes("'")) return `'${value}'`;
+  if (!value.includes('"') && !value.includes("\\")) return `"${value}"`;
+  throw new Error(`${name} cannot hold both ' and " (or \\): the .env file could not carry it unchanged`);
+}
+
+function startWrangler(port: number, varsFile: string): ChildProcess {
+  const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled", "--env-file", varsFile];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     WRANGLER_SEND_METRICS: "false",
   };
-  // The Worker gets its variables from the flags above only, never from this shell's copies (the
+  // The Worker gets its variables from the file above only, never from this shell's copies (the
   // real DATABASE_URL with its password) through CLOUDFLARE_INCLUDE_PROCESS_ENV.
   for (const name of WORKER_VAR_NAMES) delete env[name];
 
@@ -203,6 +218,7 @@ async function stop(exitCode: number): Promise<void> {
   let code = exitCode;
   try {
     if (wrangler) await stopChild(wrangler);
+    if (varsDir !== undefined) rmSync(varsDir, { recursive: true, force: true });
     await standIn?.close();
   } catch (error) {
     console.error(`dev: could not stop cleanly: ${describeError(error)}`);

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     if (!speaksNeonHttp(databaseUrl)) {
       standIn = await startStandIn({ databaseUrl, port: 0, log: (line) => console.error(line) });
       // The database name is the stand-in's business (it serves the one it was opened on).
-      workerVars = { DATABASE_URL: `postgres://postgres@127.0.0.1:${standIn.port}/x`, NEON_LOCAL_HTTP: "true" };
+      workerVars = { DATABASE_URL: standIn.databaseUrl(), NEON_LOCAL_HTTP: "true" };
     }
     const config = parseConfig({ ...process.env, ...workerVars });
     // The summary line is the job's own log (console.log on success, console.error on failure).

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { type Backend, openBackend } from "./backend";
 import { createStandInServer, type RequestStats } from "./server";
@@ -8,7 +9,14 @@ export interface StandIn {
   /** e.g. "http://127.0.0.1:4444" (no trailing slash); the SQL endpoint is `${url}/sql` */
   url: string;
   port: number;
+  /** The password every request's connection string must carry: random per run unless given. */
+  secret: string;
   backend: Backend;
+  /**
+   * The connection string a client of this stand-in uses, password included (so never print it):
+   * `postgres://postgres:<secret>@127.0.0.1:<port>/<database>`.
+   */
+  databaseUrl(database?: string, options?: { applicationName?: string }): string;
   /** Requests to /sql so far: total, and per application_name in the Neon-Connection-String. */
   stats(): RequestStats;
   /** Stops the HTTP server and closes the backend. */
@@ -23,7 +31,7 @@ export interface StandIn {
  * @example
  * const standIn = await startStandIn({ port: 0 });
  * neonConfig.fetchEndpoint = (host, port) => `http://${host}:${port}/sql`;
- * const sql = neon(`postgres://postgres@127.0.0.1:${standIn.port}/app`);
+ * const sql = neon(standIn.databaseUrl("app"));
  * await sql`select 1`;
  * await standIn.close();
  */
@@ -32,10 +40,13 @@ export async function startStandIn(options: {
   /** 0 picks any free port. */
   port?: number;
   log?: (line: string) => void;
+  /** Default: 24 random bytes, base64url. */
+  secret?: string;
 }): Promise<StandIn> {
   const log = options.log ?? (() => undefined);
+  const secret = options.secret ?? randomBytes(24).toString("base64url");
   const backend = await openBackend(options.databaseUrl, { log });
-  const { server, stats } = createStandInServer(backend, log);
+  const { server, stats } = createStandInServer(backend, log, { secret });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -54,7 +65,15 @@ export async function startStandIn(options: {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    secret,
     backend,
+    databaseUrl(database = "postgres", urlOptions = {}) {
+      const url = new URL(`postgres://postgres@127.0.0.1:${port}/${database}`);
+      url.password = secret;
+      if (urlOptions.applicationName !== undefined)
+        url.searchParams.set("application_name", urlOptions.applicationName);
+      return url.toString();
+    },
     stats,
     async close() {
       await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,6 @@
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { type Backend, type BatchOptions, type BatchQuery, type IsolationLevel, isolationLevels } from "./backend";
 
 export interface RequestStats {
@@ -40,17 +42,42 @@ const postgresErrorFields = [
 /**
  * An HTTP server speaking Neon's SQL-over-HTTP protocol (POST /sql) in front of `backend`.
  * Not listening yet: the caller picks the port and binds to 127.0.0.1.
+ *
+ * It runs whatever SQL it is sent, as a role that may be a superuser (`COPY ... TO PROGRAM`), on a
+ * developer's machine, where any web page the developer opens can send requests to 127.0.0.1. So
+ * before anything else it refuses what a browser would send and the driver never does:
+ * - a `Host` other than the loopback address and port it listens on (DNS rebinding: a page on
+ *   attacker.example re-pointed at 127.0.0.1 still sends `Host: attacker.example`);
+ * - any `Origin` header (the driver sends none; every cross-origin browser request has one);
+ * - a body that is not the driver's `text/plain;charset=UTF-8`, or no `Neon-Connection-String`
+ *   (a custom header, so a browser would need a preflight this server never grants);
+ * - a connection string without this run's `secret` as its password.
  */
 export function createStandInServer(
   backend: Backend,
   log: (line: string) => void,
+  options: { secret: string },
 ): { server: Server; stats: () => RequestStats } {
   const stats: RequestStats = { requests: 0, byApplicationName: {} };
+  const secret = Buffer.from(options.secret, "utf8");
 
   async function route(request: IncomingMessage): Promise<[number, unknown]> {
+    const refusal = refuseForeign(request, (server.address() as AddressInfo | null)?.port);
+    if (refusal !== undefined) return [403, { message: `stand-in: ${refusal}`, code: "" }];
     const path = new URL(request.url ?? "/", "http://standin").pathname;
     if (path === "/sql") {
       if (request.method !== "POST") return [405, { message: "POST only" }];
+      const mediaType = request.headers["content-type"] ?? "";
+      if (mediaType.replace(/\s/g, "").toLowerCase() !== "text/plain;charset=utf-8") {
+        return [415, { message: "stand-in: the body must be text/plain;charset=UTF-8, as the Neon driver sends it" }];
+      }
+      const connectionString = request.headers["neon-connection-string"];
+      if (typeof connectionString !== "string") {
+        return [400, { message: "missing Neon-Connection-String header", code: "" }];
+      }
+      if (!hasSecret(connectionString, secret)) {
+        return [400, { message: "password authentication failed: the stand-in's secret is required", code: "28P01" }];
+      }
       // Counted before running, so a test can see a request that then failed.
       countRequest(stats, request.headers["neon-connection-string"]);
       return [200, await runSql(backend, request)];
@@ -89,6 +116,27 @@ export function createStandInServer(
     void handle(request, response);
   });
   return { server, stats: () => structuredClone(stats) };
+}
+
+/** Why a request cannot be the driver on this machine, or undefined when it may be. */
+function refuseForeign(request: IncomingMessage, port: number | undefined): string | undefined {
+  const host = request.headers.host ?? "";
+  if (port === undefined || (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`)) {
+    return `Host must be 127.0.0.1:${port} or localhost:${port}`;
+  }
+  if (request.headers.origin !== undefined) return "requests from web pages (with an Origin header) are refused";
+  return undefined;
+}
+
+/** Whether the connection string's password is the secret, compared in constant time. */
+function hasSecret(connectionString: string, secret: Buffer): boolean {
+  let password: Buffer;
+  try {
+    password = Buffer.from(decodeURIComponent(new URL(connectionString).password), "utf8");
+  } catch {
+    return false;
+  }
+  return password.length === secret.length && timingSafeEqual(password, secret);
 }
 
 async function runSql(backend: Backend, request: IncomingMessage): Promise<unknown> {

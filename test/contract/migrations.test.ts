@@ -165,7 +165,7 @@ describe.each(backends)("migrations on %s", (backend) => {
 
     it("works with our statements although id, is_active and app_type have no defaults there", async () => {
       const config = parseConfig({
-        DATABASE_URL: `postgres://postgres@127.0.0.1:${standIn.port}/existing`,
+        DATABASE_URL: standIn.databaseUrl("existing"),
         NEON_LOCAL_HTTP: "true",
       });
       const db = createDb(config);

@@ -97,8 +97,16 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
   });
 
   function connectionString(target: StandIn, applicationName?: string) {
-    const query = applicationName ? `?application_name=${encodeURIComponent(applicationName)}` : "";
-    return `postgres://postgres@127.0.0.1:${target.port}/whatever${query}`;
+    return target.databaseUrl("whatever", { applicationName });
+  }
+
+  /** A request as the driver sends it (its headers, its content type), with any body. */
+  function postSql(body: string, headers: Record<string, string> = {}) {
+    return fetch(`${standIn.url}/sql`, {
+      method: "POST",
+      headers: { "neon-connection-string": connectionString(standIn), ...headers },
+      body,
+    });
   }
 
   async function emailsOf(ids: number[]): Promise<string[]> {
@@ -150,9 +158,8 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
 
   it("sends values as Postgres text on the wire", async () => {
     // The SET LOCAL pins the zone of the timestamptz text whatever the server's default.
-    const response = await fetch(`${standIn.url}/sql`, {
-      method: "POST",
-      body: JSON.stringify({
+    const response = await postSql(
+      JSON.stringify({
         queries: [
           { query: "set local time zone 'UTC'", params: [] },
           {
@@ -161,7 +168,7 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
           },
         ],
       }),
-    });
+    );
     expect(response.status).toBe(200);
     const { results } = (await response.json()) as {
       results: { rows: unknown[][]; fields: { dataTypeID: number }[] }[];
@@ -323,19 +330,14 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
       status: 400,
     },
   ])("answers $status to $what", async ({ body, status }) => {
-    const response = await fetch(`${standIn.url}/sql`, {
-      method: "POST",
-      body,
-    });
+    const response = await postSql(body);
     expect(response.status).toBe(status);
     expect(await response.json()).toMatchObject({ code: "08P01" });
   });
 
   it("answers 400 to an unknown isolation level", async () => {
-    const response = await fetch(`${standIn.url}/sql`, {
-      method: "POST",
-      headers: { "Neon-Batch-Isolation-Level": "Chaotic" },
-      body: JSON.stringify({ queries: [{ query: "select 1", params: [] }] }),
+    const response = await postSql(JSON.stringify({ queries: [{ query: "select 1", params: [] }] }), {
+      "Neon-Batch-Isolation-Level": "Chaotic",
     });
     expect(response.status).toBe(400);
   });
@@ -357,7 +359,7 @@ describe("stand-in in front of an unreachable PostgreSQL server", () => {
     });
     try {
       expect(standIn.backend.description).not.toContain("secret");
-      const sql = neon(`postgres://postgres@127.0.0.1:${standIn.port}/nowhere`);
+      const sql = neon(standIn.databaseUrl("nowhere"));
       const error = await sql`select 1`.catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(NeonDbError);
       expect(String(error)).toContain("Server error (HTTP status 500)");

@@ -111,7 +111,7 @@ export async function startStack(): Promise<Stack> {
 
   try {
     const vars = {
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${standIn.port}/sessiongate`,
+      DATABASE_URL: standIn.databaseUrl("sessiongate"),
       NEON_LOCAL_HTTP: "true",
       VALIDATION_TIMEOUT_MS: "1000",
     };

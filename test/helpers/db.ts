@@ -1,13 +1,14 @@
 import { env } from "cloudflare:workers";
-import { neon, neonConfig } from "@neondatabase/serverless";
+import { getConfig } from "../../src/config";
+import { createDb } from "../../src/db/client";
 
 /*
  * Direct access to the test database, playing the part of the existing application: plain SQL
  * through the genuine driver and the stand-in, with the token's hash computed by PostgreSQL itself
- * (`sha256()`), not by our code.
+ * (`sha256()`), not by our code. The driver is reached through src/db/client.ts, the code path
+ * production uses (which alone points it at the stand-in), never configured again here.
  */
-neonConfig.fetchEndpoint = (host, port) => `http://${host}:${port}/sql`;
-export const sql = neon(env.DATABASE_URL);
+export const sql = createDb(getConfig(env)).$client;
 
 export async function createUser(): Promise<number> {
   const rows = await sql`insert into users default values returning id`;
@@ -49,6 +50,7 @@ export interface TestSession {
   token: string;
   userId: number;
   tenantId: number | null;
+  appType: string;
 }
 
 /** Inserts a session row the way the existing application writes one, every column explicit. */
@@ -75,6 +77,7 @@ export async function insertSession(spec: SessionSpec = {}): Promise<TestSession
     token,
     userId,
     tenantId: spec.tenantId ?? null,
+    appType: spec.appType ?? "control_panel",
   };
 }
 

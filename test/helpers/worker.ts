@@ -22,9 +22,16 @@ export function bearer(token: string): RequestInit {
   return { headers: { authorization: `Bearer ${token}` } };
 }
 
+/** The Worker's DATABASE_URL (credentials and all) pointed at another loopback port. */
+function onPort(port: string): string {
+  const url = new URL(env.DATABASE_URL);
+  url.port = port;
+  return url.toString();
+}
+
 /** DATABASE_URLs that reach a database in trouble (see test/setup/fault-servers.ts). */
 export const faultyDatabases = {
-  down: `postgres://postgres@127.0.0.1:${env.TEST_CLOSED_PORT}/sessiongate`,
-  failing: `postgres://postgres@127.0.0.1:${env.TEST_FAILING_PORT}/sessiongate`,
-  slow: `postgres://postgres@127.0.0.1:${env.TEST_SLOW_PORT}/sessiongate`,
+  down: onPort(env.TEST_CLOSED_PORT),
+  failing: onPort(env.TEST_FAILING_PORT),
+  slow: onPort(env.TEST_SLOW_PORT),
 };

@@ -93,8 +93,7 @@ async function main(): Promise<number> {
     logFile,
     vars: {
       ...Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, String(value)])),
-      // No password: the stand-in does not check one.
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${standIn.port}/load`,
+      DATABASE_URL: standIn.databaseUrl("load"),
       NEON_LOCAL_HTTP: "true",
       ADMIN_API_KEY: adminKey,
     },

@@ -20,8 +20,11 @@ export function startSlowServer(targetUrl: string, delayMs: number): Promise<Ser
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       setTimeout(() => {
+        // The stand-in checks Host against its own address: the forwarded request gets its own.
         const headers = Object.fromEntries(
-          Object.entries(req.headers).filter((e): e is [string, string] => typeof e[1] === "string"),
+          Object.entries(req.headers).filter(
+            (e): e is [string, string] => typeof e[1] === "string" && e[0] !== "host" && e[0] !== "connection",
+          ),
         );
         fetch(`${targetUrl}${req.url ?? "/sql"}`, {
           method: req.method,

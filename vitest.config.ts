@@ -26,7 +26,7 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
-                DATABASE_URL: `postgres://postgres@127.0.0.1:${inject("standInPort")}/sessiongate`,
+                DATABASE_URL: inject("standInDatabaseUrl"),
                 NEON_LOCAL_HTTP: "true",
                 ADMIN_API_KEY: TEST_ADMIN_API_KEY,
                 VALIDATION_TIMEOUT_MS: "1000",
@@ -35,6 +35,7 @@ export default defineConfig({
                 TEST_CLOSED_PORT: String(inject("closedPort")),
                 TEST_STANDIN_PORT: String(inject("standInPort")),
                 TEST_ORIGIN_PORT: String(inject("originPort")),
+                TEST_ATTACKER_PORT: String(inject("attackerPort")),
                 // Cases per property in test/worker/fuzz/: a few hundred in `npm test`, more in `npm run test:fuzz`.
                 FUZZ_RUNS: process.env.FUZZ_RUNS ?? "200",
               },

@@ -18,6 +18,7 @@ const workerVars: Record<WorkerVarName, true> = {
   ORIGIN_URL: true,
   FORWARD_AUTHORIZATION: true,
   GATEWAY_SIGNING_KEY: true,
+  GATEWAY_MAX_BODY_BYTES: true,
   EXPIRY_BATCH_SIZE: true,
   EXPIRY_TIME_BUDGET_MS: true,
   SESSION_RETENTION_DAYS: true,

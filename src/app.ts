@@ -3,10 +3,12 @@ import { HTTPException } from "hono/http-exception";
 import { ConfigError, getConfig } from "./config";
 import { createDb, DatabaseError } from "./db/client";
 import { databaseUnavailable, ERROR_CODES, httpError } from "./errors";
+import { logEvent, secretValues } from "./log";
 import { adminRoutes } from "./routes/admin";
 import { gatewayRoutes } from "./routes/gateway";
 import { healthRoutes } from "./routes/health";
 import { openapiRoutes } from "./routes/openapi";
+import { reservedRoutes } from "./routes/reserved";
 import { sessionRoutes } from "./routes/sessions";
 import { validateRoutes } from "./routes/validate";
 import type { AppEnv } from "./types";
@@ -31,36 +33,28 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", sessionRoutes);
   app.route("/", adminRoutes);
   app.route("/", openapiRoutes);
+  // The service's own paths under another method or name: 405 or 404, never forwarded.
+  app.route("/", reservedRoutes);
   // Last, and a catch-all: in gateway mode it forwards every path the service does not answer
   // itself; otherwise it answers 404, so the app needs no notFound handler of its own.
   app.route("/", gatewayRoutes);
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.res ?? fromHonoException(error);
+    // The configuration may be what failed, so the secrets to keep out of the line come from the raw env.
+    const secrets = c.var.config?.secrets ?? secretValues(c.env as unknown as Record<string, unknown>);
     if (error instanceof DatabaseError) {
-      console.error(
-        JSON.stringify({
-          event: "database_error",
-          code: error.code,
-          message: error.message,
-        }),
-      );
+      logEvent("error", { event: "database_error", code: error.code, message: error.message }, secrets);
       return databaseUnavailable(c.var.config?.retryAfterSeconds ?? 5).getResponse();
     }
     if (error instanceof ConfigError) {
-      console.error(JSON.stringify({ event: "config_error", message: error.message }));
+      for (const problem of error.problems) logEvent("error", { event: "config_error", problem }, secrets);
       return httpError(503, {
         error: ERROR_CODES.notConfigured,
         error_description: "The service is misconfigured; see its logs.",
       }).getResponse();
     }
-    console.error(
-      JSON.stringify({
-        event: "unhandled_error",
-        message: String(error),
-        stack: error.stack,
-      }),
-    );
+    logEvent("error", { event: "unhandled_error", message: String(error), stack: error.stack }, secrets);
     return httpError(500, {
       error: ERROR_CODES.internalError,
       error_description: "Internal error.",

@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   insufficientScope: "insufficient_scope",
   unauthorized: "unauthorized",
   notFound: "not_found",
+  methodNotAllowed: "method_not_allowed",
+  payloadTooLarge: "payload_too_large",
   unprocessable: "unprocessable_entity",
   temporarilyUnavailable: "temporarily_unavailable",
   notConfigured: "not_configured",

@@ -17,6 +17,7 @@ export interface Env {
   ORIGIN_URL?: string;
   FORWARD_AUTHORIZATION?: string;
   GATEWAY_SIGNING_KEY?: string;
+  GATEWAY_MAX_BODY_BYTES?: string;
   EXPIRY_BATCH_SIZE?: string;
   EXPIRY_TIME_BUDGET_MS?: string;
   SESSION_RETENTION_DAYS?: string;

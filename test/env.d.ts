@@ -9,6 +9,7 @@ declare global {
       TEST_CLOSED_PORT: string;
       TEST_STANDIN_PORT: string;
       TEST_ORIGIN_PORT: string;
+      TEST_ATTACKER_PORT: string;
       /** fast-check runs per property in test/worker/fuzz/ (vitest.config.ts; `npm run test:fuzz` raises it). */
       FUZZ_RUNS: string;
     }

@@ -10,6 +10,11 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 export type BearerToken = { ok: true; token: string } | { ok: false; reason: "missing" | "malformed" };
 
+/** Whether a string has RFC 6750's b64token syntax, whatever its length. */
+export function isB64Token(value: string): boolean {
+  return B64TOKEN.test(value);
+}
+
 /** Whether a token has the b64token syntax and a length within the documented bounds. */
 export function isWellFormedToken(token: string): boolean {
   return token.length >= TOKEN_MIN_LENGTH && token.length <= TOKEN_MAX_LENGTH && B64TOKEN.test(token);

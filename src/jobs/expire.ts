@@ -6,6 +6,7 @@ import {
   purgeEndedSessions,
   type TimeoutReason,
 } from "../db/expire-sessions";
+import { logEvent } from "../log";
 
 /** What one run did; logged as one JSON line and returned. */
 export interface ExpiryRunSummary {
@@ -103,10 +104,10 @@ export async function runExpiryJob(
     // marks the cron invocation failed (and makes the CLI exit non-zero).
     summary.durationMs = now() - startedAt;
     summary.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    console.error(JSON.stringify(summary));
+    logEvent("error", { ...summary }, config.secrets);
     throw error;
   }
   summary.durationMs = now() - startedAt;
-  console.log(JSON.stringify(summary));
+  logEvent("info", { ...summary }, config.secrets);
   return summary;
 }

@@ -18,6 +18,9 @@ import {
   userIdParam,
 } from "./schemas";
 
+/** The shortest absolute lifetime a session may be issued with. */
+export const MIN_SESSION_LIFETIME_SECONDS = 60;
+
 /** Request bodies are small JSON objects; anything larger is refused before it is parsed. */
 export const MAX_BODY_BYTES = 16 * 1024;
 const limitBody = bodyLimit({
@@ -37,6 +40,15 @@ export const adminRoutes = new Hono<AppEnv>()
     const { db, config } = c.var;
     const body = c.req.valid("json");
     const hours = body.absolute_timeout_hours ?? config.absoluteTimeoutHours;
+    const absoluteTimeoutSeconds = Math.round(hours * 3600);
+    // A session must outlive the response that carries its token.
+    if (absoluteTimeoutSeconds < MIN_SESSION_LIFETIME_SECONDS) {
+      throw httpError(400, {
+        error: ERROR_CODES.invalidRequest,
+        error_description: "The request json is invalid.",
+        issues: [{ path: "absolute_timeout_hours", message: "must be at least 1/60 (one minute)" }],
+      });
+    }
     if (hours > config.maxAbsoluteTimeoutHours) {
       throw httpError(400, {
         error: ERROR_CODES.invalidRequest,
@@ -60,7 +72,7 @@ export const adminRoutes = new Hono<AppEnv>()
         ipAddress: body.ip_address ?? null,
         userAgent: body.user_agent ?? null,
         tokenHash: hashToken(token),
-        absoluteTimeoutSeconds: Math.round(hours * 3600),
+        absoluteTimeoutSeconds,
       },
       config.idleTimeoutMinutes,
     );

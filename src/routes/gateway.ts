@@ -1,50 +1,84 @@
+import { sha256 } from "@noble/hashes/sha2.js";
 import { Hono } from "hono";
 import { bearerChallenge } from "../auth/challenge";
-import { signIdentity } from "../auth/gateway-signature";
 import { ERROR_CODES, httpError } from "../errors";
+import { forwardTarget } from "../gateway/forward-target";
+import { readBoundedBody } from "../gateway/request-body";
+import { CONTENT_DIGEST_HEADER, contentDigest, SIGNATURE_HEADER, signIdentity } from "../gateway/signature";
 import { checkSession } from "../sessions/check";
 import type { AppEnv } from "../types";
 import { IDENTITY_HEADERS, identityHeaders } from "./session-http";
 
-export const SIGNATURE_HEADER = "x-session-signature";
-
-// Hop-by-hop headers (RFC 9110 §7.6.1) and ones the runtime sets for the new request itself.
-const NOT_FORWARDED = ["host", "connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection"];
+// Hop-by-hop headers (RFC 9110 §7.6.1), and `host`, which the runtime sets for the new request.
+const HOP_BY_HOP = [
+  "host",
+  "connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-connection",
+  "transfer-encoding",
+];
 
 /**
  * Gateway mode (ORIGIN_URL set): every request the service does not answer itself is checked, and
  * only a valid one is forwarded to the origin, with identity headers we set after deleting any copy
- * the client sent, and an HMAC over them. A rejected request never reaches the origin.
+ * the client sent, and an HMAC over them, the request line and the body's digest. A rejected
+ * request never reaches the origin; nor does one whose path or body cannot be forwarded safely.
  */
 export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
   const { config, db } = c.var;
-  if (config.originUrl === undefined || config.gatewaySigningKey === undefined) {
+  if (config.origin === undefined || config.gatewaySigningKey === undefined) {
     throw httpError(404, { error: ERROR_CODES.notFound, error_description: "No such route." });
+  }
+  // Before the database is asked: a path we would refuse to forward costs no query.
+  const target = forwardTarget(config.origin, new URL(c.req.url));
+  if (!target.ok) {
+    throw httpError(400, {
+      error: ERROR_CODES.invalidRequest,
+      error_description: `${target.problem} It cannot be forwarded safely.`,
+      issues: [{ path: "path", message: "cannot be forwarded safely" }],
+    });
   }
   const { outcome } = await checkSession(db, config, c.req.header("authorization") ?? null);
   if (!outcome.ok) throw bearerChallenge(config.realm, outcome.reason);
 
-  const incoming = new URL(c.req.url);
-  const target = new URL(incoming.pathname + incoming.search, config.originUrl);
+  const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
+  const body = hasBody ? await readBoundedBody(c.req.raw, config.gatewayMaxBodyBytes) : undefined;
+  if (body !== undefined && !body.ok) {
+    throw httpError(413, {
+      error: ERROR_CODES.payloadTooLarge,
+      error_description: `The request body is larger than ${config.gatewayMaxBodyBytes} bytes (GATEWAY_MAX_BODY_BYTES).`,
+    });
+  }
+  const digest = contentDigest(body?.digest ?? EMPTY_DIGEST);
+
   const headers = new Headers(c.req.raw.headers);
-  for (const name of [...NOT_FORWARDED, ...IDENTITY_HEADERS, SIGNATURE_HEADER]) headers.delete(name);
+  // Headers the client named in Connection are hop-by-hop too: they end here (RFC 9110 §7.6.1).
+  const named = (headers.get("connection") ?? "").split(",").map((name) => name.trim().toLowerCase());
+  for (const name of [...HOP_BY_HOP, ...named, ...IDENTITY_HEADERS, SIGNATURE_HEADER, CONTENT_DIGEST_HEADER]) {
+    if (name !== "") headers.delete(name);
+  }
   if (!config.forwardAuthorization) headers.delete("authorization");
   for (const [name, value] of Object.entries(identityHeaders(outcome.session))) headers.set(name, value);
-  const signature = signIdentity(
-    config.gatewaySigningKey,
-    { method: c.req.method, pathAndQuery: incoming.pathname + incoming.search },
-    outcome.session,
-    Math.floor(Date.now() / 1000),
+  headers.set(CONTENT_DIGEST_HEADER, digest);
+  headers.set(
+    SIGNATURE_HEADER,
+    signIdentity(
+      config.gatewaySigningKey,
+      { method: c.req.method, pathAndQuery: target.url.pathname + target.url.search, contentDigest: digest },
+      outcome.session,
+      Math.floor(Date.now() / 1000),
+    ),
   );
-  headers.set(SIGNATURE_HEADER, signature);
 
-  const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
   let response: Response;
   try {
-    response = await fetch(target, {
+    response = await fetch(target.url, {
       method: c.req.method,
       headers,
-      body: hasBody ? c.req.raw.body : null,
+      body: body?.ok ? body.bytes : null,
       redirect: "manual",
     });
   } catch {
@@ -53,3 +87,6 @@ export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
   c.set("fromOrigin", true);
   return response;
 });
+
+// What a GET or HEAD forwards: no bytes.
+const EMPTY_DIGEST = sha256(new Uint8Array(0));

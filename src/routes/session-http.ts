@@ -29,17 +29,29 @@ export function sessionJson(session: ValidSession) {
 }
 
 /**
- * A tenant the caller requires through the `X-Tenant-Id` request header. It can only narrow
- * access (a mismatch is 403), so a client sending it gains nothing. An empty value requires nothing.
+ * The tenant the caller requires, from `?tenant_id` or the `X-Tenant-Id` request header. It can
+ * only narrow access (a mismatch is 403), so a client sending it gains nothing. An empty header
+ * requires nothing; two requirements that disagree are a 400, never one silently winning.
  */
-export function tenantRequirement(header: string | undefined): number | undefined {
-  if (header === undefined || header.trim() === "") return undefined;
-  if (!/^[1-9][0-9]{0,9}$/.test(header.trim()) || Number(header) > 2_147_483_647) {
+export function tenantRequirement(fromQuery: number | undefined, header: string | undefined): number | undefined {
+  const fromHeader = header === undefined || header.trim() === "" ? undefined : parseTenantHeader(header.trim());
+  if (fromQuery !== undefined && fromHeader !== undefined && fromQuery !== fromHeader) {
+    throw httpError(400, {
+      error: ERROR_CODES.invalidRequest,
+      error_description: "The tenant_id query parameter and the X-Tenant-Id header require different tenants.",
+      issues: [{ path: "x-tenant-id", message: "differs from tenant_id" }],
+    });
+  }
+  return fromQuery ?? fromHeader;
+}
+
+function parseTenantHeader(value: string): number {
+  if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647) {
     throw httpError(400, {
       error: ERROR_CODES.invalidRequest,
       error_description: "The X-Tenant-Id header must be a positive integer.",
       issues: [{ path: "x-tenant-id", message: "must be a positive integer" }],
     });
   }
-  return Number(header);
+  return Number(value);
 }

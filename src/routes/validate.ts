@@ -8,7 +8,8 @@ import { input } from "./input";
 import { databaseId } from "./schemas";
 import { identityHeaders, sessionJson, tenantRequirement } from "./session-http";
 
-export const validateQuery = z.object({
+// Strict: a requirement the service cannot read (a misspelled `?App_Type=`) must not be dropped.
+export const validateQuery = z.strictObject({
   app_type: z.enum(APP_TYPES).optional(),
   tenant_id: databaseId.optional(),
 });
@@ -22,7 +23,7 @@ export const validateRoutes = new Hono<AppEnv>().get("/v1/validate", input("quer
   const query = c.req.valid("query");
   const { outcome, dbMs } = await checkSession(db, config, c.req.header("authorization") ?? null, {
     appType: query.app_type,
-    tenantId: query.tenant_id ?? tenantRequirement(c.req.header("x-tenant-id")),
+    tenantId: tenantRequirement(query.tenant_id, c.req.header("x-tenant-id")),
   });
   const timing: Record<string, string> = dbMs === null ? {} : { "server-timing": `db;dur=${dbMs}` };
   if (!outcome.ok) {

@@ -3,6 +3,7 @@ import { hashToken } from "../auth/token-hash";
 import type { Config } from "../config";
 import { checkSessionByTokenHash } from "../db/check-session";
 import type { Db } from "../db/client";
+import { logEvent } from "../log";
 import type { CheckOutcome, CheckRequirements, RejectReason } from "./outcome";
 
 export interface CheckResult {
@@ -100,7 +101,7 @@ function decide(
 
 // One structured line per check. Never the token or its hash: a log is not a credential store.
 function logCheck(entry: { outcome: string; reason?: string; sessionId?: string; dbMs: number | null }): void {
-  console.log(JSON.stringify({ event: "session_check", ...entry }));
+  logEvent("info", { event: "session_check", ...entry });
 }
 
 function round(ms: number): number {

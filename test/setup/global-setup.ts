@@ -11,10 +11,13 @@ export const SLOW_DATABASE_DELAY_MS = 3000;
 declare module "vitest" {
   export interface ProvidedContext {
     standInPort: number;
+    /** The Worker's DATABASE_URL: the stand-in, with its secret as the password. */
+    standInDatabaseUrl: string;
     failingPort: number;
     slowPort: number;
     closedPort: number;
     originPort: number;
+    attackerPort: number;
     backend: string;
   }
 }
@@ -36,17 +39,20 @@ export default async function setup(project: TestProject) {
   const failing = await startFailingServer();
   const slow = await startSlowServer(standIn.url, SLOW_DATABASE_DELAY_MS);
   const origin = await startEchoOrigin();
+  const attacker = await startEchoOrigin();
 
   project.provide("standInPort", standIn.port);
+  project.provide("standInDatabaseUrl", standIn.databaseUrl("sessiongate"));
   project.provide("failingPort", portOf(failing));
   project.provide("slowPort", portOf(slow));
   project.provide("closedPort", await findClosedPort());
   project.provide("originPort", portOf(origin));
+  project.provide("attackerPort", portOf(attacker));
   project.provide("backend", standIn.backend.description);
   console.log(`[test] Neon stand-in on ${standIn.url}: ${standIn.backend.description}`);
 
   return async () => {
-    await Promise.all([failing, slow, origin].map((s: Server) => new Promise((resolve) => s.close(resolve))));
+    await Promise.all([failing, slow, origin, attacker].map((s: Server) => new Promise((resolve) => s.close(resolve))));
     await standIn.close();
     await scratch?.drop();
   };

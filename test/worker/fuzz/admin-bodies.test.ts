@@ -88,7 +88,7 @@ describe("fuzz: admin request bodies", () => {
         user_agent: fc.oneof(fc.string({ maxLength: 40 }), fc.constant(null), fc.constant("x".repeat(1025)), fc.nat()),
         absolute_timeout_hours: fc.oneof(
           fc.double({ min: 1e-6, max: 24, noNaN: true }),
-          fc.constantFrom(0, -1, 24, 24.000001, 1e300, "8", null),
+          fc.constantFrom(0, -1, 0.0001, 59.4 / 3600, 59.5 / 3600, 1 / 60, 24, 24.000001, 1e300, "8", null),
         ),
       };
       const body = fc.oneof(
@@ -289,8 +289,10 @@ function expectedIssue(raw: RawBody): "invalid" | "created" | "unknown-reference
   )
     return "invalid";
   const hours = v.absolute_timeout_hours;
-  // Positive, and at most MAX_ABSOLUTE_TIMEOUT_HOURS (24 by default).
-  if (!(hours === undefined || (typeof hours === "number" && hours > 0 && hours <= 24))) return "invalid";
+  // At least one minute (rounded to whole seconds), at most MAX_ABSOLUTE_TIMEOUT_HOURS (24 by default).
+  if (!(hours === undefined || (typeof hours === "number" && Math.round(hours * 3600) >= 60 && hours <= 24))) {
+    return "invalid";
+  }
   const ownTenant = v.tenant_id === undefined || v.tenant_id === null || v.tenant_id === tenantId;
   return v.user_id === userId && ownTenant ? "created" : "unknown-reference";
 }

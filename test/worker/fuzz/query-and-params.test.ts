@@ -75,16 +75,23 @@ describe("fuzz: query parameters, path parameters and X-Tenant-Id", () => {
           const appType = single(params, "app_type");
           const tenantQuery = single(params, "tenant_id");
           const headerValue = tenantHeader?.replace(/^[ \t]+|[ \t]+$/g, "");
-          let bad = appType === "repeated" || tenantQuery === "repeated";
+          // A parameter the service does not know is refused: a requirement it cannot read is
+          // never silently dropped.
+          let bad = params.some(([name]) => name !== "app_type" && name !== "tenant_id");
+          bad ||= appType === "repeated" || tenantQuery === "repeated";
           bad ||= appType !== undefined && !["tenant_app", "control_panel"].includes(appType);
           let requiredTenant: number | undefined;
           if (tenantQuery !== undefined && tenantQuery !== "repeated") {
             requiredTenant = positiveInt(tenantQuery);
             bad ||= requiredTenant === undefined;
-          } else if (headerValue !== undefined && headerValue !== "") {
+          }
+          if (headerValue !== undefined && headerValue !== "") {
             // The header takes digits only: no sign, no exponent, no leading zero.
-            bad ||= !/^[1-9]\d{0,9}$/.test(headerValue) || Number(headerValue) > PG_INT_MAX;
-            requiredTenant = Number(headerValue);
+            const headerOk = /^[1-9]\d{0,9}$/.test(headerValue) && Number(headerValue) <= PG_INT_MAX;
+            bad ||= !headerOk;
+            // Two requirements that disagree are refused, never one silently winning.
+            bad ||= requiredTenant !== undefined && requiredTenant !== Number(headerValue);
+            requiredTenant ??= Number(headerValue);
           }
           if (bad) {
             expect(res.status).toBe(400);

@@ -1,0 +1,67 @@
+import { parseConnectionString } from "./db/connection-string";
+
+/*
+ * Every line this Worker logs goes through here, as one JSON object, with credentials removed
+ * whatever produced the text: an error message from the driver can quote the connection string,
+ * and a stack can quote anything. Two nets: the secret values this Worker was configured with, and
+ * the shapes credentials take in text (`scheme://user:password@`, `password=...`, `Bearer ...`).
+ */
+
+const REDACTED = "[redacted]";
+
+// Both nets, in order: a URL's user-info password, a key=value password, a bearer credential.
+const CREDENTIAL_SHAPES: [RegExp, string][] = [
+  [/([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):[^\s@]*@/gi, `$1:${REDACTED}@`],
+  [/(password=)[^\s&"']*/gi, `$1${REDACTED}`],
+  [/(bearer\s+)[A-Za-z0-9\-._~+/]+=*/gi, `$1${REDACTED}`],
+];
+
+/** The variables whose values are secrets, and so never appear in a log line, body or header. */
+export const SECRET_VARIABLES = ["DATABASE_URL", "ADMIN_API_KEY", "GATEWAY_SIGNING_KEY"] as const;
+
+/**
+ * The secret values in a Worker's raw environment: each secret variable, and the database
+ * password alone, raw and percent-encoded. Read from the raw strings so that it works for an
+ * environment that does not even parse.
+ */
+export function secretValues(env: Record<string, unknown>): string[] {
+  const values: string[] = [];
+  for (const name of SECRET_VARIABLES) {
+    const value = env[name];
+    if (typeof value === "string" && value !== "") values.push(value);
+  }
+  const databaseUrl = env.DATABASE_URL;
+  if (typeof databaseUrl === "string") {
+    const parsed = parseConnectionString(databaseUrl);
+    if (parsed.ok && parsed.value.password !== "") {
+      values.push(parsed.value.password, encodeURIComponent(parsed.value.password));
+    }
+  }
+  // Longest first, so a secret that contains another is removed whole.
+  return values.sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every secret value and every credential-shaped substring replaced. */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let result = text;
+  for (const secret of secrets) {
+    // Very short values would blank out ordinary words; config refuses secrets that short anyway.
+    if (secret.length >= 4) result = result.split(secret).join(REDACTED);
+  }
+  for (const [shape, replacement] of CREDENTIAL_SHAPES) result = result.replace(shape, replacement);
+  return result;
+}
+
+/** One JSON log line: `console.log` for what happened, `console.error` for what went wrong. */
+export function logEvent(
+  level: "info" | "error",
+  event: { event: string } & Record<string, unknown>,
+  secrets: readonly string[] = [],
+): void {
+  // Each string before it is escaped: a secret with a quote or backslash in it is found as written.
+  const line = JSON.stringify(event, (_key, value: unknown) =>
+    typeof value === "string" ? redact(value, secrets) : value,
+  );
+  if (level === "error") console.error(line);
+  else console.log(line);
+}

@@ -83,40 +83,58 @@ const configSchema = z
     EXPIRY_TIME_BUDGET_MS: positiveInt(20_000, 15 * 60_000),
     SESSION_RETENTION_DAYS: wholeNumber(1, 36_500).optional(),
   })
-  .superRefine((c, ctx) => {
-    // The local stand-in speaks plain HTTP: refuse to send credentials that way off this machine.
-    if (c.NEON_LOCAL_HTTP && c.DATABASE_URL !== undefined && !LOOPBACK_HOSTS.has(c.DATABASE_URL.hostname)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["NEON_LOCAL_HTTP"],
-        message: "is only allowed when DATABASE_URL points at 127.0.0.1, localhost or [::1]",
-      });
-    }
-    if (c.ABSOLUTE_TIMEOUT_HOURS > c.MAX_ABSOLUTE_TIMEOUT_HOURS) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["ABSOLUTE_TIMEOUT_HOURS"],
-        message: "must not exceed MAX_ABSOLUTE_TIMEOUT_HOURS",
-      });
-    }
-    // A session is touched at most once per interval, so one used every (idle - interval) seconds
-    // can be idle-ended while in use: at or above the idle timeout that is every session. At most
-    // half keeps any user active at least every half idle timeout logged in.
-    if (c.TOUCH_INTERVAL_SECONDS * 2 > c.IDLE_TIMEOUT_MINUTES * 60) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["TOUCH_INTERVAL_SECONDS"],
-        message: `must be at most half of IDLE_TIMEOUT_MINUTES in seconds (${c.IDLE_TIMEOUT_MINUTES * 30}): a longer interval ends sessions that are in use`,
-      });
-    }
-    if (c.ORIGIN_URL !== undefined && c.GATEWAY_SIGNING_KEY === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["GATEWAY_SIGNING_KEY"],
-        message: "is required when ORIGIN_URL is set, so the origin can verify the identity headers",
-      });
-    }
-  });
+  .superRefine(
+    (c, ctx) => {
+      // Checks across variables run only on variables that are valid by themselves: an invalid one
+      // is reported once, for what it is, not again as a consequence.
+      const invalid = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+      const valid = (...names: (keyof typeof c)[]) => names.every((name) => !invalid.has(name));
+      // The local stand-in speaks plain HTTP: refuse to send credentials that way off this machine.
+      if (
+        valid("NEON_LOCAL_HTTP", "DATABASE_URL") &&
+        c.NEON_LOCAL_HTTP &&
+        !LOOPBACK_HOSTS.has(c.DATABASE_URL.hostname)
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["NEON_LOCAL_HTTP"],
+          message: "is only allowed when DATABASE_URL points at 127.0.0.1, localhost or [::1]",
+        });
+      }
+      if (
+        valid("ABSOLUTE_TIMEOUT_HOURS", "MAX_ABSOLUTE_TIMEOUT_HOURS") &&
+        c.ABSOLUTE_TIMEOUT_HOURS > c.MAX_ABSOLUTE_TIMEOUT_HOURS
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["ABSOLUTE_TIMEOUT_HOURS"],
+          message: "must not exceed MAX_ABSOLUTE_TIMEOUT_HOURS",
+        });
+      }
+      // A session is touched at most once per interval, so one used every (idle - interval) seconds
+      // can be idle-ended while in use: at or above the idle timeout that is every session. At most
+      // half keeps any user active at least every half idle timeout logged in.
+      if (
+        valid("TOUCH_INTERVAL_SECONDS", "IDLE_TIMEOUT_MINUTES") &&
+        c.TOUCH_INTERVAL_SECONDS * 2 > c.IDLE_TIMEOUT_MINUTES * 60
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["TOUCH_INTERVAL_SECONDS"],
+          message: `must be at most half of IDLE_TIMEOUT_MINUTES in seconds (${c.IDLE_TIMEOUT_MINUTES * 30}): a longer interval ends sessions that are in use`,
+        });
+      }
+      if (valid("GATEWAY_SIGNING_KEY") && c.ORIGIN_URL !== undefined && c.GATEWAY_SIGNING_KEY === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["GATEWAY_SIGNING_KEY"],
+          message: "is required when ORIGIN_URL is set, so the origin can verify the identity headers",
+        });
+      }
+    },
+    // Also after a variable failed on its own, so that every other problem is still reported.
+    { when: () => true },
+  );
 
 export type RawConfig = z.output<typeof configSchema>;
 

@@ -152,10 +152,21 @@ describe.each(backends)("migrations on %s", (backend) => {
 
     it("applies without failing and adds only the partial indexes of the expiry job", async () => {
       const columnsBefore = await columns(standIn);
+      const keysBefore = await foreignKeys(standIn);
       await standIn.backend.migrate("drizzle");
       expect(await columns(standIn)).toEqual(columnsBefore);
-      expect(await indexes(standIn)).toEqual(SESSION_INDEXES);
-      expect(await foreignKeys(standIn)).toHaveLength(2);
+      // Their keys and indexes, under their names, and ours only where they have no equivalent.
+      expect(await indexes(standIn)).toEqual([
+        "idx_sessions_by_tenant",
+        "idx_sessions_by_user",
+        "ix_sessions_active_absolute_expires_at",
+        "ix_sessions_active_last_activity_at",
+        "ix_sessions_half_ended",
+        "pk_sessions",
+        "uq_session_token",
+      ]);
+      expect(await foreignKeys(standIn)).toEqual(keysBefore);
+      expect(keysBefore).toHaveLength(2);
       const users = await rows(
         standIn,
         "select count(*)::text from information_schema.columns where table_name = 'users'",

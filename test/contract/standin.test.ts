@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NeonDbError, type NeonQueryFunction, neon, neonConfig } from "@neondatabase/serverless";
@@ -369,6 +370,88 @@ describe("stand-in in front of an unreachable PostgreSQL server", () => {
       expect(health.status).toBe(200);
     } finally {
       await standIn.close();
+    }
+  });
+});
+
+describe("stand-in refuses what a web page could send it (it runs SQL as a superuser)", () => {
+  let standIn: StandIn;
+  beforeAll(async () => {
+    standIn = await startStandIn({ port: 0 });
+  }, 60_000);
+  afterAll(async () => {
+    await standIn?.close();
+  });
+
+  /** A raw HTTP request, so that Host and every other header are exactly what the test says. */
+  function send(headers: Record<string, string>, body = JSON.stringify({ query: "select 1 as one", params: [] })) {
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(
+        { host: "127.0.0.1", port: standIn.port, path: "/sql", method: "POST", headers, setHost: false },
+        (response) => {
+          let text = "";
+          response.on("data", (chunk: Buffer) => {
+            text += chunk.toString("utf8");
+          });
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
+        },
+      );
+      request.on("error", reject);
+      request.end(body);
+    });
+  }
+
+  const driverHeaders = (): Record<string, string> => ({
+    host: `127.0.0.1:${standIn.port}`,
+    "content-type": "text/plain;charset=UTF-8",
+    "neon-connection-string": standIn.databaseUrl("app"),
+  });
+
+  it("runs SQL for a request exactly as the driver sends it", async () => {
+    const res = await send(driverHeaders());
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ rows: [["1"]] });
+    expect((await send({ ...driverHeaders(), host: `localhost:${standIn.port}` })).status).toBe(200);
+  });
+
+  it.each<[string, Record<string, string | undefined>, number]>([
+    ["a DNS-rebound Host", { host: "attacker.example:PORT" }, 403],
+    ["a Host on another port", { host: "127.0.0.1:1" }, 403],
+    // Node's HTTP server itself refuses an HTTP/1.1 request without Host.
+    ["no Host", { host: undefined }, 400],
+    ["any Origin (a cross-origin page)", { origin: "https://attacker.example" }, 403],
+    ["a same-looking Origin", { origin: "http://127.0.0.1" }, 403],
+  ])("refuses %s (%j) and runs nothing", async (_name, override, status) => {
+    const headers: Record<string, string> = driverHeaders();
+    for (const [name, value] of Object.entries(override)) {
+      if (value === undefined) delete headers[name];
+      else headers[name] = value.replace("PORT", String(standIn.port));
+    }
+    const before = standIn.stats().requests;
+    const res = await send(headers);
+    expect(res.status).toBe(status);
+    expect(standIn.stats().requests).toBe(before);
+  });
+
+  it.each([
+    ["a form post", { "content-type": "application/x-www-form-urlencoded" }, 415],
+    ["JSON", { "content-type": "application/json" }, 415],
+    ["no content type", { "content-type": "" }, 415],
+  ])("refuses %s (a content type the driver never sends)", async (_name, override, status) => {
+    const headers: Record<string, string> = { ...driverHeaders(), ...override };
+    if (headers["content-type"] === "") delete headers["content-type"];
+    expect((await send(headers)).status).toBe(status);
+  });
+
+  it("refuses a request without the connection string, or without the secret as its password", async () => {
+    const { "neon-connection-string": _dropped, ...withoutString } = driverHeaders();
+    expect((await send(withoutString)).status).toBe(400);
+    const noPassword = `postgres://postgres@127.0.0.1:${standIn.port}/app`;
+    const wrong = `postgres://postgres:${standIn.secret}x@127.0.0.1:${standIn.port}/app`;
+    for (const connectionString of [noPassword, wrong]) {
+      const res = await send({ ...driverHeaders(), "neon-connection-string": connectionString });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body)).toMatchObject({ code: "28P01" });
     }
   });
 });

@@ -276,6 +276,37 @@ describe("admin revocation", () => {
     expect(json.issues.map((i) => i.path)).toContain(field);
   });
 
+  it("DELETE on a session already past its limit ends it truthfully (timeout reason, the moment it expired) and answers 404", async () => {
+    const idle = await insertSession({ idleSeconds: 31 * 60 });
+    const absolute = await insertSession({ absoluteInSeconds: -60 });
+    for (const [s, reason] of [
+      [idle, "idle_timeout"],
+      [absolute, "absolute_timeout"],
+    ] as const) {
+      const res = await callWorker(`/v1/sessions/${s.id}`, { method: "DELETE", headers: admin });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ error: "not_found", error_description: "No such active session." });
+      const stored = await readSession(s.id);
+      expect(stored).toMatchObject({ is_active: false, revoke_reason: reason, ended_at: stored.expected_ended_at });
+    }
+  });
+
+  it("revoke-all ends sessions already past a limit with their timeout reason and does not count them", async () => {
+    const userId = await createUser();
+    const live = await insertSession({ userId });
+    const expired = await insertSession({ userId, absoluteInSeconds: -60 });
+    const res = await callWorker(`/v1/users/${userId}/sessions/revoke`, adminJson("POST", { reason: "admin_revoke" }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ revoked: 1 });
+    expect(await readSession(live.id)).toMatchObject({ is_active: false, revoke_reason: "admin_revoke" });
+    const stored = await readSession(expired.id);
+    expect(stored).toMatchObject({
+      is_active: false,
+      revoke_reason: "absolute_timeout",
+      ended_at: stored.absolute_expires_at,
+    });
+  });
+
   it("answers 404 for an unknown session id", async () => {
     const res = await callWorker(`/v1/sessions/${crypto.randomUUID()}`, { method: "DELETE", headers: admin });
     expect(res.status).toBe(404);

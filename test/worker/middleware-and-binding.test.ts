@@ -81,4 +81,25 @@ describe("SessionValidator service binding", () => {
       sessionId: s.id,
     });
   });
+
+  it("applies a tenant requirement: only the session's own tenant passes", async () => {
+    const tenantId = await createTenant();
+    const s = await insertSession({ tenantId });
+    expect(await validator.validate(s.token, { tenantId })).toMatchObject({
+      ok: true,
+      session: { id: s.id, tenantId },
+    });
+    expect(await validator.validate(s.token, { tenantId: tenantId + 1 })).toEqual({
+      ok: false,
+      reason: "tenant_mismatch",
+      sessionId: s.id,
+    });
+    // A session without a tenant never meets a tenant requirement.
+    const none = await insertSession();
+    expect(await validator.validate(none.token, { tenantId })).toEqual({
+      ok: false,
+      reason: "tenant_mismatch",
+      sessionId: none.id,
+    });
+  });
 });

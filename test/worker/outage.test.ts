@@ -183,6 +183,15 @@ describe("the expiry job during an outage", () => {
     const lines = errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"expiry_run"'));
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ batches: 0, error: expect.stringContaining("DatabaseError") });
+    // Nothing changed: every row is still active, unended, with no reason.
+    for (const s of ids) {
+      expect(await readSession(s.id)).toMatchObject({
+        is_active: true,
+        revoke_reason: null,
+        ended_at: null,
+        revoked_at: null,
+      });
+    }
 
     const config = getConfig(env);
     vi.spyOn(console, "log").mockImplementation(() => {});

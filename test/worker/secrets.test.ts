@@ -6,6 +6,7 @@ import { constantTimeEqual } from "../../src/auth/admin-key";
 import { hashToken } from "../../src/auth/token-hash";
 import worker from "../../src/index";
 import { createUser, insertSession, sql } from "../helpers/db";
+import { captureLogs } from "../helpers/logs";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
 
 /*
@@ -21,27 +22,6 @@ const json = { ...admin, "content-type": "application/json" };
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-/** Captures every console line the Worker writes while `run` runs. */
-async function captureLogs(run: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const capture = (...args: unknown[]) => {
-    lines.push(
-      args
-        .map((a) => (typeof a === "string" ? a : a instanceof Error ? `${a.message} ${a.stack}` : JSON.stringify(a)))
-        .join(" "),
-    );
-  };
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation(capture);
-  }
-  try {
-    await run();
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return lines;
-}
 
 describe("secrets in logs and in the database", () => {
   it("no log line carries a token, its hash or the admin key, whatever happens", async () => {

@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashToken } from "../../src/auth/token-hash";
 import { countedDatabase, createTenant, insertSession, newToken, readSession, sql } from "../helpers/db";
+import { captureLogs, events } from "../helpers/logs";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
@@ -257,8 +258,11 @@ describe("GET /v1/validate: invalid tokens", () => {
     for (const v of Array.isArray(value) ? value : [value]) {
       try {
         headers.append("authorization", v);
-      } catch {
-        // Some values (control characters, non-Latin-1) cannot even be put on the wire.
+      } catch (error) {
+        // Some values (control characters, non-Latin-1) cannot even be put on the wire: the
+        // runtime refuses them before any request exists, so none can reach the Worker.
+        expect(error).toBeInstanceOf(TypeError);
+        expect(v).toMatch(/[^\t\x20-\x7e]/);
         return;
       }
     }
@@ -275,16 +279,17 @@ describe("GET /v1/validate: invalid tokens", () => {
 
 describe("GET /v1/validate: one round trip", () => {
   it.each([
-    ["valid", async () => (await insertSession()).token],
-    ["valid and touched", async () => (await insertSession({ idleSeconds: 300 })).token],
-    ["expired", async () => (await insertSession({ absoluteInSeconds: -5 })).token],
-    ["unknown", async () => newToken()],
-  ])("costs exactly one request to the database when %s", async (_name, makeToken) => {
+    ["valid", 200, async () => (await insertSession()).token],
+    ["valid and touched", 200, async () => (await insertSession({ idleSeconds: 300 })).token],
+    ["expired", 401, async () => (await insertSession({ absoluteInSeconds: -5 })).token],
+    ["unknown", 401, async () => newToken()],
+  ])("costs exactly one request to the database when %s", async (_name, status, makeToken) => {
     const token = await makeToken();
     const counted = countedDatabase();
-    await callWorker("/v1/validate", bearer(token), {
+    const res = await callWorker("/v1/validate", bearer(token), {
       DATABASE_URL: counted.databaseUrl,
     });
+    expect(res.status).toBe(status);
     expect(await counted.requests()).toBe(1);
   });
 });
@@ -361,5 +366,70 @@ describe("GET /v1/validate: a database in trouble", () => {
       ).status,
     ).toBe(503);
     expect((await callWorker("/v1/validate", bearer(s.token))).status).toBe(200);
+  });
+});
+
+describe("the session_check log line", () => {
+  it.each<[string, () => Promise<{ header?: string; databaseUrl?: string }>, Record<string, unknown>]>([
+    ["valid", async () => ({ header: `Bearer ${(await insertSession()).token}` }), { outcome: "valid" }],
+    ["unknown", async () => ({ header: `Bearer ${newToken()}` }), { outcome: "rejected", reason: "unknown" }],
+    [
+      "expired",
+      async () => ({ header: `Bearer ${(await insertSession({ absoluteInSeconds: -5 })).token}` }),
+      { outcome: "rejected", reason: "absolute_timeout" },
+    ],
+    ["missing", async () => ({}), { outcome: "rejected", reason: "missing_credentials" }],
+    ["malformed", async () => ({ header: "Bearer a b" }), { outcome: "rejected", reason: "malformed_credentials" }],
+    [
+      "the database down",
+      async () => ({ header: `Bearer ${newToken()}`, databaseUrl: faultyDatabases.down }),
+      { outcome: "error", reason: "database_unavailable" },
+    ],
+  ])("%s: one line, with exactly the documented fields", async (_name, setup, expected) => {
+    const { header, databaseUrl } = await setup();
+    const lines = await captureLogs(async () => {
+      await callWorker(
+        "/v1/validate",
+        header ? { headers: { authorization: header } } : {},
+        databaseUrl ? { DATABASE_URL: databaseUrl } : {},
+      );
+    });
+    const checks = events(lines, "session_check");
+    expect(checks).toHaveLength(1);
+    const line = checks[0] ?? {};
+    expect(line).toMatchObject({ event: "session_check", ...expected });
+    // Only these keys, ever: never the token, its hash, or anything from the request.
+    const allowed = ["event", "outcome", "reason", "sessionId", "dbMs"];
+    expect(Object.keys(line).every((key) => allowed.includes(key))).toBe(true);
+    expect(line.dbMs === null || typeof line.dbMs === "number").toBe(true);
+    if (expected.outcome === "valid" || expected.reason === "absolute_timeout")
+      expect(line.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    if (header === undefined || header === "Bearer a b") expect(line.dbMs).toBeNull();
+    if (header !== undefined) expect(JSON.stringify(line)).not.toContain(header.slice(7));
+  });
+});
+
+describe("a skewed Worker clock", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it.each([
+    ["a day fast", 86_400_000],
+    ["a day slow", -86_400_000],
+    ["a year fast", 365 * 86_400_000],
+  ])("changes no answer when it runs %s: every time comparison is the database's", async (_name, skewMs) => {
+    const live = await insertSession({ idleSeconds: 10 * 60 });
+    const idle = await insertSession({ idleSeconds: 31 * 60 });
+    const absolute = await insertSession({ absoluteInSeconds: -5 });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + skewMs);
+    expect((await callWorker("/v1/validate", bearer(live.token))).status).toBe(200);
+    expect((await callWorker("/v1/validate", bearer(idle.token))).status).toBe(401);
+    expect((await callWorker("/v1/validate", bearer(absolute.token))).status).toBe(401);
+    vi.useRealTimers();
+    expect(await readSession(live.id)).toMatchObject({ is_active: true });
+    const ended = await readSession(idle.id);
+    expect(ended).toMatchObject({ is_active: false, revoke_reason: "idle_timeout", ended_at: ended.expected_ended_at });
   });
 });

@@ -1,13 +1,18 @@
+import { randomBytes } from "node:crypto";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { STANDIN_SECRET_VARIABLE, TEST_SECRETS } from "./test/secrets";
 
-/** The admin key the Worker tests run with (a test-only value of the required 32+ characters). */
-const TEST_ADMIN_API_KEY = "test-admin-key-0123456789abcdefghijklmnop";
+// The stand-in's password for this run: the global setup starts the stand-in with it, and the
+// no-secrets reporter looks for it in everything the run prints.
+process.env[STANDIN_SECRET_VARIABLE] ??= randomBytes(18).toString("base64url");
 
 export default defineConfig({
   test: {
     // Every check logs a JSON line; show them only for a test that failed.
     silent: "passed-only",
+    // A secret the suite configured, seen in any output, fails the run (test/reporters/no-secrets.ts).
+    reporters: ["default", "./test/reporters/no-secrets.ts"],
     projects: [
       {
         // Pure functions and the stand-in's contract with the genuine driver, in Node.
@@ -28,7 +33,7 @@ export default defineConfig({
               bindings: {
                 DATABASE_URL: inject("standInDatabaseUrl"),
                 NEON_LOCAL_HTTP: "true",
-                ADMIN_API_KEY: TEST_ADMIN_API_KEY,
+                ADMIN_API_KEY: TEST_SECRETS.adminApiKey,
                 VALIDATION_TIMEOUT_MS: "1000",
                 TEST_FAILING_PORT: String(inject("failingPort")),
                 TEST_SLOW_PORT: String(inject("slowPort")),

@@ -15,6 +15,7 @@
 import { parseConfig } from "../src/config";
 import { createDb } from "../src/db/client";
 import { runExpiryJob } from "../src/jobs/expire";
+import { describeError } from "./describe-error";
 import { type StandIn, startStandIn } from "./standin/index";
 
 function speaksNeonHttp(databaseUrl: string): boolean {
@@ -49,6 +50,6 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (error) {
-  console.error(`expire: run failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`expire: run failed: ${describeError(error)}`);
   process.exitCode = 1;
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,13 +13,13 @@ export const NGINX_CONF = join(projectRoot, "docs/proxies/nginx.conf");
 export const CADDYFILE = join(projectRoot, "docs/proxies/Caddyfile");
 
 /** A process of the stack: its own process group, so stopping it stops its children (workerd). */
-interface Managed {
+export interface Managed {
   name: string;
   child: ChildProcess;
   output: string[];
 }
 
-function run(name: string, command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
+export function run(name: string, command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
@@ -37,7 +37,7 @@ function run(name: string, command: string, args: string[], options: { cwd: stri
   return managed;
 }
 
-async function stopProcess(managed: Managed): Promise<void> {
+export async function stopProcess(managed: Managed): Promise<void> {
   const { child } = managed;
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -69,7 +69,7 @@ async function assertPortFree(port: number, what: string): Promise<void> {
 }
 
 /** Polls until `check` passes, or fails with the process's last output. */
-async function waitFor(what: string, check: () => Promise<boolean>, managed?: Managed, timeoutMs = 90_000) {
+export async function waitFor(what: string, check: () => Promise<boolean>, managed?: Managed, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (managed && managed.child.exitCode !== null) break;
@@ -77,6 +77,17 @@ async function waitFor(what: string, check: () => Promise<boolean>, managed?: Ma
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`${what} did not come up:\n${managed?.output.join("").slice(-4000) ?? ""}`);
+}
+
+function writeEnvFile(file: string, vars: Record<string, string>): string {
+  writeFileSync(
+    file,
+    Object.entries(vars)
+      .map(([name, value]) => `${name}='${value}'\n`)
+      .join(""),
+    { mode: 0o600 },
+  );
+  return file;
 }
 
 export interface Stack {
@@ -131,7 +142,9 @@ export async function startStack(): Promise<Stack> {
         "--persist-to",
         join(scratchDir, "wrangler-state"),
         "--show-interactive-dev-session=false",
-        ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+        // A file only this user can read, not --var: the stand-in's password must not be in argv.
+        "--env-file",
+        writeEnvFile(join(scratchDir, "worker.env"), vars),
       ],
       { cwd: projectRoot, env: wranglerEnv },
     );

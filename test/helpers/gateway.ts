@@ -3,9 +3,10 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { expect } from "vitest";
+import { TEST_SECRETS } from "../secrets";
 
 /** The gateway's key in these tests, and the variables that turn gateway mode on. */
-export const SIGNING_KEY = "gateway-signing-key-0123456789abcdef0123";
+export const SIGNING_KEY = TEST_SECRETS.gatewaySigningKey;
 export const ORIGIN = `http://127.0.0.1:${env.TEST_ORIGIN_PORT}`;
 export const gateway = { ORIGIN_URL: ORIGIN, GATEWAY_SIGNING_KEY: SIGNING_KEY };
 
@@ -41,7 +42,7 @@ export async function originSaw(path: string): Promise<number> {
  * The verification an origin runs, written independently of src/ (it is what docs/gateway.md
  * shows): the body's digest, then the HMAC over the request line, the identity and the digest.
  */
-export function verifySignature(echoed: Echoed, key = SIGNING_KEY, maxAgeSeconds = 60): boolean {
+export function verifySignature(echoed: Echoed, key: string = SIGNING_KEY, maxAgeSeconds = 60): boolean {
   const h = echoed.headers;
   const match = /^t=(\d+),v2=([0-9a-f]{64})$/.exec(h["x-session-signature"] ?? "");
   if (!match) return false;

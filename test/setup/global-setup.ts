@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import type { TestProject } from "vitest/node";
 import { createScratchDatabase } from "../../dev/scratch-database";
 import { startStandIn } from "../../dev/standin";
+import { STANDIN_SECRET_VARIABLE } from "../secrets";
 import { startEchoOrigin } from "./echo-origin";
 import { findClosedPort, portOf, startFailingServer, startSlowServer } from "./fault-servers";
 
@@ -32,6 +33,7 @@ export default async function setup(project: TestProject) {
   const scratch = serverUrl ? await createScratchDatabase(serverUrl, "sessiongate_test") : undefined;
   const standIn = await startStandIn({
     databaseUrl: scratch?.url,
+    secret: process.env[STANDIN_SECRET_VARIABLE],
     port: 0,
     log: () => {},
   });

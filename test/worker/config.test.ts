@@ -5,6 +5,7 @@ import { redact } from "../../src/log";
 import { createUser, insertSession, readSession } from "../helpers/db";
 import { captureLogs, events } from "../helpers/logs";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
+import { TEST_SECRETS } from "../secrets";
 
 /*
  * Configurations that can never work are refused where they are read: every request answers
@@ -13,9 +14,9 @@ import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
  */
 
 // Distinctive secret values, to search every output for.
-const PASSWORD = "pw-Secret-7f3a9c";
-const ADMIN_KEY = "admin-Secret-Key-0123456789abcdefghij";
-const GATEWAY_KEY = "gateway-Secret-Key-0123456789abcdefghij";
+const PASSWORD = TEST_SECRETS.configPassword;
+const ADMIN_KEY = TEST_SECRETS.configAdminApiKey;
+const GATEWAY_KEY = TEST_SECRETS.configGatewaySigningKey;
 const SECRETS = [PASSWORD, ADMIN_KEY, GATEWAY_KEY];
 
 const ORIGIN = { ORIGIN_URL: "http://origin.example", GATEWAY_SIGNING_KEY: GATEWAY_KEY };

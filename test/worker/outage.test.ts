@@ -9,6 +9,7 @@ import { runExpiryJob } from "../../src/jobs/expire";
 import type { Env } from "../../src/types";
 import { createUser, insertSession, readSession, sql } from "../helpers/db";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
+import { TEST_SECRETS } from "../secrets";
 
 /*
  * A database that is down (closed port), failing (500s) or slower than VALIDATION_TIMEOUT_MS, at
@@ -68,7 +69,7 @@ describe.concurrent("a failing database at every check entry point", () => {
     const path = `/never-${crypto.randomUUID()}`;
     const gateway = {
       ORIGIN_URL: `http://127.0.0.1:${env.TEST_ORIGIN_PORT}`,
-      GATEWAY_SIGNING_KEY: "gateway-signing-key-outage-0123456789abcdef",
+      GATEWAY_SIGNING_KEY: TEST_SECRETS.outageGatewaySigningKey,
     };
     await expectUnavailable(await callWorker(path, bearer(s.token), { ...gateway, DATABASE_URL: url }));
     const seen = await fetch(`${gateway.ORIGIN_URL}/__echo/seen?path=${encodeURIComponent(path)}`);

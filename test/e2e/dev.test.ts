@@ -1,0 +1,167 @@
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createScratchDatabase } from "../../dev/scratch-database";
+import { type Managed, run, stopProcess, waitFor } from "./stack";
+
+/*
+ * `npm run dev` and the CLIs as a developer runs them: the service comes up, the cron route runs
+ * the expiry job, and no secret handed to it (the database password, the admin key, the gateway
+ * key) appears in any process's arguments or in anything it prints.
+ */
+
+const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
+const PORT = 8797;
+const ADMIN_API_KEY = "dev-e2e-admin-key-0123456789abcdefghijkl";
+const GATEWAY_SIGNING_KEY = "dev-e2e-gateway-key-0123456789abcdefghij";
+const PASSWORD = "dev-e2e-Database-Password-42";
+const serverUrl = process.env.TEST_DATABASE_URL;
+
+/** Every process's command line on this machine, joined. */
+function allCommandLines(): string {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      } catch {
+        return "";
+      }
+    })
+    .join("\n");
+}
+
+function devVarsDirs(): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith("session-gate-dev-"));
+}
+
+/** A database URL with a password in it: the server trusts local connections and ignores it. */
+function withPassword(url: string): string {
+  const withPw = new URL(url);
+  withPw.password = PASSWORD;
+  return withPw.toString();
+}
+
+describe("npm run dev", () => {
+  let dev: Managed;
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>> | undefined;
+  const dirsBefore = new Set(devVarsDirs());
+
+  beforeAll(async () => {
+    scratch = serverUrl ? await createScratchDatabase(serverUrl, "sessiongate_dev_e2e") : undefined;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(PORT),
+      ADMIN_API_KEY,
+      GATEWAY_SIGNING_KEY,
+      ORIGIN_URL: "http://127.0.0.1:9/",
+    };
+    if (scratch) env.DATABASE_URL = withPassword(scratch.url);
+    else delete env.DATABASE_URL;
+    dev = run("npm run dev", "npm", ["run", "dev"], { cwd: projectRoot, env });
+    await waitFor("npm run dev", async () => (await fetch(`http://127.0.0.1:${PORT}/healthz`)).ok, dev, 120_000);
+  });
+
+  afterAll(async () => {
+    if (dev) await stopProcess(dev);
+    await scratch?.drop();
+  });
+
+  it("puts no secret in any process's arguments", () => {
+    const commandLines = allCommandLines();
+    for (const secret of [ADMIN_API_KEY, GATEWAY_SIGNING_KEY, PASSWORD]) expect(commandLines).not.toContain(secret);
+    // The stand-in's password is in DATABASE_URL, which reaches wrangler in a file, not as an argument.
+    expect(commandLines).not.toMatch(/postgres(ql)?:\/\/[^\s:@/]*:[^\s@]+@/);
+  });
+
+  it("hands the Worker its variables in a file only this user can read", () => {
+    const created = devVarsDirs().filter((name) => !dirsBefore.has(name));
+    expect(created).toHaveLength(1);
+    const dir = join(tmpdir(), created[0] ?? "");
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, "worker.env")).mode & 0o777).toBe(0o600);
+  });
+
+  it("serves the demo session, and /__scheduled runs the expiry job", async () => {
+    const token = /export SESSION_TOKEN=(\S+)/.exec(dev.output.join(""))?.[1];
+    expect(token).toBeDefined();
+    const res = await fetch(`http://127.0.0.1:${PORT}/v1/validate`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const scheduled = await fetch(`http://127.0.0.1:${PORT}/__scheduled?cron=*/5+*+*+*+*`);
+    expect(scheduled.status).toBe(200);
+    await waitFor(
+      "the expiry run's log line",
+      async () => dev.output.join("").includes('"event":"expiry_run"'),
+      dev,
+      20_000,
+    );
+  });
+
+  it("prints no secret", () => {
+    const output = dev.output.join("");
+    for (const secret of [ADMIN_API_KEY, GATEWAY_SIGNING_KEY, PASSWORD]) expect(output).not.toContain(secret);
+    expect(output).not.toMatch(/postgres(ql)?:\/\/[^\s:@/]*:[^\s@]+@/);
+  });
+
+  it("removes the variables file when it stops", async () => {
+    await stopProcess(dev);
+    // npm exits on the signal at once; dev.ts cleans up once wrangler has stopped.
+    await waitFor(
+      "the variables directory to go",
+      async () => devVarsDirs().every((name) => dirsBefore.has(name)),
+      undefined,
+      15_000,
+    );
+  });
+});
+
+describe.skipIf(serverUrl === undefined)("npm run db:migrate and npm run expire (PostgreSQL server)", () => {
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(serverUrl ?? "", "sessiongate_cli_e2e");
+  });
+  afterAll(async () => {
+    await scratch?.drop();
+  });
+
+  function npm(script: string, databaseUrl: string) {
+    const result = spawnSync("npm", ["run", "--silent", script], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  }
+
+  it("migrates, twice, and the expiry job runs and reports its summary", () => {
+    const url = withPassword(scratch.url);
+    for (let i = 0; i < 2; i++) {
+      const migrate = npm("db:migrate", url);
+      expect(migrate.status, migrate.output).toBe(0);
+      expect(migrate.output).not.toContain(PASSWORD);
+    }
+    const expire = npm("expire", url);
+    expect(expire.status, expire.output).toBe(0);
+    const summary = JSON.parse(expire.output.split("\n").find((line) => line.includes('"expiry_run"')) ?? "{}");
+    expect(summary).toMatchObject({
+      event: "expiry_run",
+      cutShort: false,
+      ended: { idle_timeout: 0, absolute_timeout: 0 },
+    });
+    expect(expire.output).not.toContain(PASSWORD);
+  });
+
+  it("fails with exit 1 and no password in its output when the database is unreachable", () => {
+    const down = new URL(withPassword(scratch.url));
+    down.port = "1";
+    for (const script of ["db:migrate", "expire"]) {
+      const result = npm(script, down.toString());
+      expect(result.status, result.output).toBe(1);
+      expect(result.output).not.toContain(PASSWORD);
+    }
+  });
+});

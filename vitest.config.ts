@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { STANDIN_SECRET_VARIABLE, TEST_SECRETS } from "./test/secrets";
 
@@ -29,6 +29,8 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
+            // The outage tests abort requests on purpose: no stack dump from workerd for each.
+            verbose: false,
             miniflare: {
               bindings: {
                 DATABASE_URL: inject("standInDatabaseUrl"),

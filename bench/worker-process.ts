@@ -19,7 +19,7 @@ const wranglerBin = fileURLToPath(new URL("../node_modules/.bin/wrangler", impor
 const clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 /** Kept in step with wrangler.bench.toml (and so with ../wrangler.toml). */
-const compatibilityDate = "2026-04-26";
+const compatibilityDate = "2026-08-03";
 const compatibilityFlags = ["nodejs_compat"];
 
 export interface WorkerProcess {

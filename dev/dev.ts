@@ -12,11 +12,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError } from "./describe-error";
+import { writeEnvFile } from "./env-file";
 import { type StandIn, startStandIn } from "./standin/index";
 import { WORKER_VAR_NAMES } from "./worker-vars";
 
@@ -31,6 +32,8 @@ let varsDir: string | undefined;
 let stopping = false;
 
 process.on("SIGINT", () => void stop(0));
+// However this process ends (a crash, a closed terminal pipe), the secrets file goes with it.
+process.on("exit", () => removeVarsDir());
 process.on("SIGTERM", () => void stop(0));
 // The terminal closing: wrangler would get it too, the stand-in would be left to die unclosed.
 process.on("SIGHUP", () => void stop(0));
@@ -170,17 +173,12 @@ function workerVars(standIn: StandIn): Record<string, string> {
 function writeVarsFile(vars: Record<string, string>): string {
   varsDir = mkdtempSync(join(tmpdir(), "session-gate-dev-"));
   const file = join(varsDir, "worker.env");
-  const lines = Object.entries(vars).map(([name, value]) => `${name}=${quoteEnvValue(name, value)}`);
-  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+  writeEnvFile(file, vars);
   return file;
 }
 
-/** A value as the .env format reads it back unchanged: single quotes are literal. */
-function quoteEnvValue(name: string, value: string): string {
-  if (/[\r\n]/.test(value)) throw new Error(`${name} must be one line`);
-  if (!value.includes("'")) return `'${value}'`;
-  if (!value.includes('"') && !value.includes("\\")) return `"${value}"`;
-  throw new Error(`${name} cannot hold both ' and " (or \\): the .env file could not carry it unchanged`);
+function removeVarsDir(): void {
+  if (varsDir !== undefined) rmSync(varsDir, { recursive: true, force: true });
 }
 
 function startWrangler(port: number, varsFile: string): ChildProcess {
@@ -217,8 +215,9 @@ async function stop(exitCode: number): Promise<void> {
   stopping = true;
   let code = exitCode;
   try {
+    // First: wrangler has read the file long ago, and nothing below may leave it behind.
+    removeVarsDir();
     if (wrangler) await stopChild(wrangler);
-    if (varsDir !== undefined) rmSync(varsDir, { recursive: true, force: true });
     await standIn?.close();
   } catch (error) {
     console.error(`dev: could not stop cleanly: ${describeError(error)}`);

@@ -16,7 +16,7 @@ beforeAll(async () => {
     modules: true,
     scriptPath: script,
     modulesRoot: dirname(script),
-    compatibilityDate: "2026-04-26",
+    compatibilityDate: "2026-08-03",
     compatibilityFlags: ["nodejs_compat"],
     // [vars] of the example's wrangler.toml, plus what `wrangler secret put` / .dev.vars would add.
     bindings: { IDLE_TIMEOUT_MINUTES: "30", REALM: "example", DATABASE_URL: databaseUrl, NEON_LOCAL_HTTP: "true" },

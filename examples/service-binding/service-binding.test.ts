@@ -17,7 +17,7 @@ function gateWorker(name: string, scriptPath: string, databaseUrl: string) {
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
-    compatibilityDate: "2026-04-26",
+    compatibilityDate: "2026-08-03",
     compatibilityFlags: ["nodejs_compat"],
     bindings: { DATABASE_URL: databaseUrl, NEON_LOCAL_HTTP: "true", VALIDATION_TIMEOUT_MS: "1000" },
   };
@@ -34,7 +34,7 @@ beforeAll(async () => {
     modules: true,
     scriptPath: consumer,
     modulesRoot: dirname(consumer),
-    compatibilityDate: "2026-04-26",
+    compatibilityDate: "2026-08-03",
     serviceBindings: { SESSIONS: { name: service, entrypoint: "SessionValidator" } },
   });
   mf = new Miniflare({

@@ -1,5 +1,8 @@
 import { spawnSync } from "node:child_process";
+import { createHash, createHmac } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +19,8 @@ import { type Managed, run, stopProcess, waitFor } from "./stack";
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 const PORT = 8797;
 const ADMIN_API_KEY = "dev-e2e-admin-key-0123456789abcdefghijkl";
-const GATEWAY_SIGNING_KEY = "dev-e2e-gateway-key-0123456789abcdefghij";
+// A `$` and a quote, which a .env file would expand or end on if written carelessly.
+const GATEWAY_SIGNING_KEY = "dev-e2e-gateway-$HOME-key-'0123456789abcdefghij";
 const PASSWORD = "dev-e2e-Database-Password-42";
 const serverUrl = process.env.TEST_DATABASE_URL;
 
@@ -45,19 +49,51 @@ function withPassword(url: string): string {
   return withPw.toString();
 }
 
+/** An origin that answers with the headers and the path it received. */
+async function startOrigin(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req: IncomingMessage, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ url: req.url, method: req.method, headers: req.headers }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** docs/gateway.md's verification, in Node: true when `key` signed what the origin received (no body). */
+function signedWith(key: string, seen: { url: string; method: string; headers: Record<string, string> }): boolean {
+  const match = /^t=(\d+),v2=([0-9a-f]{64})$/.exec(seen.headers["x-session-signature"] ?? "");
+  const digest = `sha-256=:${createHash("sha256").update("").digest("base64")}:`;
+  if (!match || seen.headers["content-digest"] !== digest) return false;
+  const h = seen.headers;
+  const payload = [
+    "v2",
+    match[1],
+    seen.method,
+    seen.url,
+    h["x-session-id"],
+    h["x-user-id"],
+    h["x-tenant-id"] ?? "",
+    h["x-app-type"],
+    digest,
+  ];
+  return createHmac("sha256", key).update(payload.join("\n")).digest("hex") === match[2];
+}
+
 describe("npm run dev", () => {
   let dev: Managed;
+  let origin: { server: Server; url: string };
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>> | undefined;
   const dirsBefore = new Set(devVarsDirs());
 
   beforeAll(async () => {
+    origin = await startOrigin();
     scratch = serverUrl ? await createScratchDatabase(serverUrl, "sessiongate_dev_e2e") : undefined;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PORT: String(PORT),
       ADMIN_API_KEY,
       GATEWAY_SIGNING_KEY,
-      ORIGIN_URL: "http://127.0.0.1:9/",
+      ORIGIN_URL: origin.url,
     };
     if (scratch) env.DATABASE_URL = withPassword(scratch.url);
     else delete env.DATABASE_URL;
@@ -67,6 +103,7 @@ describe("npm run dev", () => {
 
   afterAll(async () => {
     if (dev) await stopProcess(dev);
+    await new Promise((resolve) => origin?.server.close(resolve));
     await scratch?.drop();
   });
 
@@ -90,6 +127,14 @@ describe("npm run dev", () => {
     expect(token).toBeDefined();
     const res = await fetch(`http://127.0.0.1:${PORT}/v1/validate`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
+    // Gateway mode signs with the key exactly as given in the shell, $ and quote included.
+    const forwarded = await fetch(`http://127.0.0.1:${PORT}/app/page?x=1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(forwarded.status).toBe(200);
+    const seen = (await forwarded.json()) as { url: string; method: string; headers: Record<string, string> };
+    expect(seen.url).toBe("/app/page?x=1");
+    expect(signedWith(GATEWAY_SIGNING_KEY, seen)).toBe(true);
     const scheduled = await fetch(`http://127.0.0.1:${PORT}/__scheduled?cron=*/5+*+*+*+*`);
     expect(scheduled.status).toBe(200);
     await waitFor(

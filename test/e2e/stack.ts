@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeEnvFile } from "../../dev/env-file";
 import { createScratchDatabase } from "../../dev/scratch-database";
 import { type StandIn, startStandIn } from "../../dev/standin";
 import { PORTS } from "./ports";
@@ -79,14 +80,8 @@ export async function waitFor(what: string, check: () => Promise<boolean>, manag
   throw new Error(`${what} did not come up:\n${managed?.output.join("").slice(-4000) ?? ""}`);
 }
 
-function writeEnvFile(file: string, vars: Record<string, string>): string {
-  writeFileSync(
-    file,
-    Object.entries(vars)
-      .map(([name, value]) => `${name}='${value}'\n`)
-      .join(""),
-    { mode: 0o600 },
-  );
+function envFile(file: string, vars: Record<string, string>): string {
+  writeEnvFile(file, vars);
   return file;
 }
 
@@ -144,7 +139,7 @@ export async function startStack(): Promise<Stack> {
         "--show-interactive-dev-session=false",
         // A file only this user can read, not --var: the stand-in's password must not be in argv.
         "--env-file",
-        writeEnvFile(join(scratchDir, "worker.env"), vars),
+        envFile(join(scratchDir, "worker.env"), vars),
       ],
       { cwd: projectRoot, env: wranglerEnv },
     );

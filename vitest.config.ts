@@ -43,6 +43,7 @@ export default defineConfig({
                 TEST_STANDIN_PORT: String(inject("standInPort")),
                 TEST_ORIGIN_PORT: String(inject("originPort")),
                 TEST_ATTACKER_PORT: String(inject("attackerPort")),
+                TEST_RESPONSE_LOG_PORT: String(inject("responseLogPort")),
                 // Cases per property in test/worker/fuzz/: a few hundred in `npm test`, more in `npm run test:fuzz`.
                 FUZZ_RUNS: process.env.FUZZ_RUNS ?? "200",
               },

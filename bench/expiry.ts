@@ -11,8 +11,8 @@ import pg from "pg";
 import { startStandIn } from "../dev/standin/index";
 import { parseConfig } from "../src/config";
 import { createDb, queryRows } from "../src/db/client";
-import { endExpiredSessionsQuery } from "../src/db/expire-sessions";
-import { type ExpiryRunSummary, runExpiryJob } from "../src/jobs/expire";
+import { endExpiredSessionsQuery } from "../src/db/expiry-statements";
+import { type ExpiryRunSummary, runExpiryJob } from "../src/jobs/expiry-job";
 import { round } from "./load";
 import type { BenchSettings } from "./settings";
 

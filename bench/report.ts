@@ -176,7 +176,7 @@ p99 ${r.throughput.validateP99Ms} ms under load (floor: ${r.throughput.floorP50M
   from Node, sequentially. The second validation of each (touch just done: read only, the common case) gives the
   figure; the first one (due a touch, so it writes and commits) is reported as touch p50.
 - **expiry**: on the largest table (every ${s.expiredEvery}th bulk row expired: idle only, absolute only, or both),
-  after VACUUM ANALYZE, \`CREATE DATABASE … TEMPLATE\` makes an identical copy. The job (src/jobs/expire.ts,
+  after VACUUM ANALYZE, \`CREATE DATABASE … TEMPLATE\` makes an identical copy. The job (src/jobs/expiry-job.ts,
   \`runExpiryJob\`, EXPIRY_BATCH_SIZE=${s.expiryBatchSize}, a budget long enough to finish) runs in Node through the
   genuine driver and a stand-in on the original; every driver request (one batch each) is timed. The floor is one
   \`UPDATE\` doing the end pass without batches on the copy, through the same driver and a stand-in. A CHECKPOINT

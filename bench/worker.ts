@@ -6,9 +6,9 @@
  */
 import { sql } from "drizzle-orm";
 import { createApp } from "../src/app";
+import type { Env } from "../src/config";
 import { getConfig } from "../src/config";
 import { createDb, queryRows } from "../src/db/client";
-import type { Env } from "../src/types";
 
 const app = createApp();
 

@@ -1,4 +1,5 @@
-import { redact, secretValues } from "../src/log";
+import { secretValues } from "../src/config";
+import { redact } from "../src/log";
 
 /**
  * The reason behind an error, for one line on a terminal: drizzle's DrizzleQueryError repeats the

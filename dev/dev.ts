@@ -5,7 +5,7 @@
  * - `DATABASE_URL` (a postgres:// URL) set: the stand-in serves that database as it is;
  *   unset: an in-memory PGlite, gone when this stops.
  * - `PORT`: the Worker's port (default 8787). `STANDIN_PORT`: the stand-in's (default: any free).
- * - Every other Worker variable (see worker-vars.ts) set in the shell is passed to the Worker.
+ * - Every other Worker variable (WORKER_VARIABLES in src/config.ts) set in the shell is passed to the Worker.
  *
  * Ctrl-C or SIGTERM stops wrangler and the stand-in and exits 0; if wrangler exits by itself the
  * rest is stopped and its exit code is returned.
@@ -16,10 +16,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { WORKER_VARIABLES } from "../src/config";
 import { describeError } from "./describe-error";
 import { writeEnvFile } from "./env-file";
 import { type StandIn, startStandIn } from "./standin/index";
-import { WORKER_VAR_NAMES } from "./worker-vars";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 const wranglerBin = fileURLToPath(new URL("../node_modules/.bin/wrangler", import.meta.url));
@@ -156,7 +156,7 @@ async function createDemoSession(
  */
 function workerVars(standIn: StandIn): Record<string, string> {
   const vars: Record<string, string> = {};
-  for (const name of WORKER_VAR_NAMES) {
+  for (const name of WORKER_VARIABLES) {
     const value = process.env[name];
     if (value !== undefined && value !== "") vars[name] = value;
   }
@@ -189,7 +189,7 @@ function startWrangler(port: number, varsFile: string): ChildProcess {
   };
   // The Worker gets its variables from the file above only, never from this shell's copies (the
   // real DATABASE_URL with its password) through CLOUDFLARE_INCLUDE_PROCESS_ENV.
-  for (const name of WORKER_VAR_NAMES) delete env[name];
+  for (const name of WORKER_VARIABLES) delete env[name];
 
   const child = spawn(wranglerBin, args, {
     cwd: projectRoot,

@@ -1,17 +1,17 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ConfigError, getConfig } from "./config";
+import type { AppEnv } from "./app-env";
+import { ConfigError, getConfig, secretValues } from "./config";
 import { createDb, DatabaseError } from "./db/client";
 import { databaseUnavailable, ERROR_CODES, httpError } from "./errors";
-import { logEvent, secretValues } from "./log";
+import { logEvent } from "./log";
 import { adminRoutes } from "./routes/admin";
 import { gatewayRoutes } from "./routes/gateway";
 import { healthRoutes } from "./routes/health";
-import { openapiRoutes } from "./routes/openapi";
+import { mountOpenApi } from "./routes/openapi";
 import { reservedRoutes } from "./routes/reserved";
 import { sessionRoutes } from "./routes/sessions";
 import { validateRoutes } from "./routes/validate";
-import type { AppEnv } from "./types";
 
 /** Builds the Worker's Hono app: per-request context, the routers, one error handler. */
 export function createApp(): Hono<AppEnv> {
@@ -32,9 +32,9 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", validateRoutes);
   app.route("/", sessionRoutes);
   app.route("/", adminRoutes);
-  app.route("/", openapiRoutes);
+  mountOpenApi(app);
   // The service's own paths under another method or name: 405 or 404, never forwarded.
-  app.route("/", reservedRoutes);
+  app.route("/", reservedRoutes(app.routes));
   // Last, and a catch-all: in gateway mode it forwards every path the service does not answer
   // itself; otherwise it answers 404, so the app needs no notFound handler of its own.
   app.route("/", gatewayRoutes);

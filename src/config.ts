@@ -1,8 +1,14 @@
 import * as z from "zod";
-import { isB64Token, TOKEN_MAX_LENGTH } from "./auth/bearer";
 import { type ConnectionString, parseConnectionString } from "./db/connection-string";
-import { secretValues } from "./log";
-import type { Env } from "./types";
+import { type OriginTarget, parseOriginUrl } from "./gateway/origin-url";
+import { isB64Token, TOKEN_MAX_LENGTH } from "./sessions/check-bearer";
+
+/*
+ * The Worker's configuration, defined once: each variable below is its parser, its default, its
+ * documentation and (through the types and lists derived at the end of this file) its place in
+ * `Env`, in `Config` (camelCased: IDLE_TIMEOUT_MINUTES is `config.idleTimeoutMinutes`) and in the
+ * list of variables `npm run dev` passes to the Worker. Adding a variable is one entry here.
+ */
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
@@ -17,38 +23,65 @@ const flag = z
   .enum(["true", "false", "1", "0", ""])
   .default("false")
   .transform((v) => v === "true" || v === "1");
-const optionalSecret = z
+const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v === "" ? undefined : v));
+/** A value parsed by `parse`, which returns the problem (never quoting the value) or the result. */
+const parsedWith =
+  <T>(parse: (text: string) => { ok: true; value: T } | { ok: false; problem: string }) =>
+  (v: string, ctx: z.RefinementCtx) => {
+    const result = parse(v);
+    if (result.ok) return result.value;
+    ctx.addIssue({ code: "custom", message: result.problem });
+    return z.NEVER;
+  };
 
-const configSchema = z
-  .object({
-    DATABASE_URL: z
-      .string({
-        error: "is required: the PostgreSQL connection string (a Neon URL in production)",
-      })
-      .transform((v, ctx) => {
-        const parsed = parseConnectionString(v);
-        if (parsed.ok) return parsed.value;
-        ctx.addIssue({ code: "custom", message: parsed.problem });
-        return z.NEVER;
-      }),
-    NEON_LOCAL_HTTP: flag,
-    IDLE_TIMEOUT_MINUTES: positiveInt(30, 24 * 60),
-    ABSOLUTE_TIMEOUT_HOURS: positiveInt(8, 24 * 30),
-    MAX_ABSOLUTE_TIMEOUT_HOURS: positiveInt(24, 24 * 365),
-    TOUCH_INTERVAL_SECONDS: wholeNumber(0, 3600).default(60),
-    VALIDATION_TIMEOUT_MS: positiveInt(2000, 60_000),
-    RETRY_AFTER_SECONDS: positiveInt(5, 3600),
-    REALM: z
+/** `secret: true`: never logged, never shown; `wrangler secret put NAME` in production. */
+type VariableMeta = { description: string; secret?: true };
+const variable = <S extends z.ZodType>(schema: S, meta: VariableMeta) => schema.meta(meta);
+
+const VARIABLES = {
+  DATABASE_URL: variable(
+    z
+      .string({ error: "is required: the PostgreSQL connection string (a Neon URL in production)" })
+      .transform(parsedWith<ConnectionString>(parseConnectionString)),
+    {
+      description:
+        "PostgreSQL connection string: a Neon URL in production. Parsed as the Neon driver parses it: user, host and database required; percent-encode `/`, `@` and `:` in the password",
+      secret: true,
+    },
+  ),
+  NEON_LOCAL_HTTP: variable(flag, {
+    description: "development only: send SQL over plain HTTP to the stand-in at `DATABASE_URL`'s host (loopback only)",
+  }),
+  IDLE_TIMEOUT_MINUTES: variable(positiveInt(30, 24 * 60), { description: "idle timeout (NIST SP 800-63B)" }),
+  ABSOLUTE_TIMEOUT_HOURS: variable(positiveInt(8, 24 * 30), {
+    description: "absolute lifetime of sessions issued here",
+  }),
+  MAX_ABSOLUTE_TIMEOUT_HOURS: variable(positiveInt(24, 24 * 365), {
+    description: "upper bound for a request's `absolute_timeout_hours`",
+  }),
+  TOUCH_INTERVAL_SECONDS: variable(wholeNumber(0, 3600).default(60), {
+    description:
+      "`last_activity_at` moves at most once per interval (0 = every check); at most half the idle timeout, so a session in use is never idle-ended",
+  }),
+  VALIDATION_TIMEOUT_MS: variable(positiveInt(2000, 60_000), {
+    description: "deadline for the database per request; past it → 503",
+  }),
+  RETRY_AFTER_SECONDS: variable(positiveInt(5, 3600), { description: "the `Retry-After` of a 503" }),
+  REALM: variable(
+    z
       .string()
       .regex(/^[\x20-\x7e]*$/, "must be printable ASCII")
       .refine((v) => !/["\\]/.test(v), "must not contain quotes or backslashes")
       .default("session-gate"),
-    // The key is presented as a bearer token, so it must be one: a key with a space or a character
-    // outside RFC 6750's b64token, or longer than a token may be, could never authenticate.
-    ADMIN_API_KEY: optionalSecret
+    { description: "realm of the `WWW-Authenticate` challenges" },
+  ),
+  // The key is presented as a bearer token, so it must be one: a key with a space or a character
+  // outside RFC 6750's b64token, or longer than a token may be, could never authenticate.
+  ADMIN_API_KEY: variable(
+    optionalString
       .refine(
         (v) => v === undefined || v.length >= 32,
         "must be at least 32 characters (e.g. `openssl rand -base64 32`)",
@@ -61,137 +94,139 @@ const configSchema = z
         (v) => v === undefined || isB64Token(v),
         "may hold only letters, digits and - . _ ~ + / (then = padding), as a bearer token must",
       ),
-    ORIGIN_URL: z
-      .string()
-      .optional()
-      .transform((v, ctx) => {
-        if (v === undefined || v === "") return undefined;
-        const origin = parseOriginUrl(v);
-        if (typeof origin === "string") {
-          ctx.addIssue({ code: "custom", message: origin });
-          return z.NEVER;
-        }
-        return origin;
-      }),
-    FORWARD_AUTHORIZATION: flag,
-    GATEWAY_SIGNING_KEY: optionalSecret.refine(
-      (v) => v === undefined || v.length >= 32,
-      "must be at least 32 characters",
-    ),
-    GATEWAY_MAX_BODY_BYTES: positiveInt(1024 * 1024, 100 * 1024 * 1024),
-    EXPIRY_BATCH_SIZE: positiveInt(5000, 100_000),
-    EXPIRY_TIME_BUDGET_MS: positiveInt(20_000, 15 * 60_000),
-    SESSION_RETENTION_DAYS: wholeNumber(1, 36_500).optional(),
-  })
-  .superRefine(
-    (c, ctx) => {
-      // Checks across variables run only on variables that are valid by themselves: an invalid one
-      // is reported once, for what it is, not again as a consequence.
-      const invalid = new Set(ctx.issues.map((issue) => issue.path?.[0]));
-      const valid = (...names: (keyof typeof c)[]) => names.every((name) => !invalid.has(name));
-      // The local stand-in speaks plain HTTP: refuse to send credentials that way off this machine.
-      if (
-        valid("NEON_LOCAL_HTTP", "DATABASE_URL") &&
-        c.NEON_LOCAL_HTTP &&
-        !LOOPBACK_HOSTS.has(c.DATABASE_URL.hostname)
-      ) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["NEON_LOCAL_HTTP"],
-          message: "is only allowed when DATABASE_URL points at 127.0.0.1, localhost or [::1]",
-        });
-      }
-      if (
-        valid("ABSOLUTE_TIMEOUT_HOURS", "MAX_ABSOLUTE_TIMEOUT_HOURS") &&
-        c.ABSOLUTE_TIMEOUT_HOURS > c.MAX_ABSOLUTE_TIMEOUT_HOURS
-      ) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["ABSOLUTE_TIMEOUT_HOURS"],
-          message: "must not exceed MAX_ABSOLUTE_TIMEOUT_HOURS",
-        });
-      }
-      // A session is touched at most once per interval, so one used every (idle - interval) seconds
-      // can be idle-ended while in use: at or above the idle timeout that is every session. At most
-      // half keeps any user active at least every half idle timeout logged in.
-      if (
-        valid("TOUCH_INTERVAL_SECONDS", "IDLE_TIMEOUT_MINUTES") &&
-        c.TOUCH_INTERVAL_SECONDS * 2 > c.IDLE_TIMEOUT_MINUTES * 60
-      ) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["TOUCH_INTERVAL_SECONDS"],
-          message: `must be at most half of IDLE_TIMEOUT_MINUTES in seconds (${c.IDLE_TIMEOUT_MINUTES * 30}): a longer interval ends sessions that are in use`,
-        });
-      }
-      if (valid("GATEWAY_SIGNING_KEY") && c.ORIGIN_URL !== undefined && c.GATEWAY_SIGNING_KEY === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["GATEWAY_SIGNING_KEY"],
-          message: "is required when ORIGIN_URL is set, so the origin can verify the identity headers",
-        });
-      }
+    {
+      description:
+        "enables the admin routes; 32 to 512 characters of RFC 6750's b64token (letters, digits, `-._~+/`, then `=`): it is sent as a bearer token",
+      secret: true,
     },
-    // Also after a variable failed on its own, so that every other problem is still reported.
-    { when: () => true },
-  );
+  ),
+  ORIGIN_URL: variable(
+    optionalString.transform((v, ctx) =>
+      v === undefined ? undefined : parsedWith<OriginTarget>(parseOriginUrl)(v, ctx),
+    ),
+    {
+      description:
+        "turns gateway mode on: the origin to forward valid requests to, `http(s)://host[:port][/base/path]`, no credentials, query or fragment",
+    },
+  ),
+  FORWARD_AUTHORIZATION: variable(flag, { description: "keep the client's `Authorization` header when forwarding" }),
+  GATEWAY_SIGNING_KEY: variable(
+    optionalString.refine((v) => v === undefined || v.length >= 32, "must be at least 32 characters"),
+    { description: "required with `ORIGIN_URL`: 32+ characters, the key of `X-Session-Signature`", secret: true },
+  ),
+  GATEWAY_MAX_BODY_BYTES: variable(positiveInt(1024 * 1024, 100 * 1024 * 1024), {
+    description: "the largest request body gateway mode forwards (it is read to be signed); larger → 413",
+  }),
+  EXPIRY_BATCH_SIZE: variable(positiveInt(5000, 100_000), {
+    description: "rows ended per statement by the expiry job",
+  }),
+  EXPIRY_TIME_BUDGET_MS: variable(positiveInt(20_000, 15 * 60_000), {
+    description: "the expiry job starts no new batch after this",
+  }),
+  SESSION_RETENTION_DAYS: variable(wholeNumber(1, 36_500).optional(), {
+    description: "when set, the expiry job deletes ended rows whose `ended_at` is older",
+  }),
+};
 
-export type RawConfig = z.output<typeof configSchema>;
+type Variables = typeof VARIABLES;
+export type VariableName = keyof Variables;
 
-/** Where gateway mode forwards to: `origin` (scheme, host, port) and a base path joined before every path. */
-export interface OriginTarget {
-  /** e.g. "https://app.internal:8443" */
-  origin: string;
-  /** ORIGIN_URL's path without its trailing slash: "" or e.g. "/base". */
-  basePath: string;
-}
+// Checks across variables. Each runs only on variables that are valid by themselves: an invalid
+// one is reported once, for what it is, not again as a consequence.
+const configSchema = z.object(VARIABLES).superRefine(
+  (c, ctx) => {
+    const invalid = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+    const valid = (...names: VariableName[]) => names.every((name) => !invalid.has(name));
+    const problem = (name: VariableName, message: string) => ctx.addIssue({ code: "custom", path: [name], message });
+    // The local stand-in speaks plain HTTP: refuse to send credentials that way off this machine.
+    if (valid("NEON_LOCAL_HTTP", "DATABASE_URL") && c.NEON_LOCAL_HTTP && !LOOPBACK_HOSTS.has(c.DATABASE_URL.hostname)) {
+      problem("NEON_LOCAL_HTTP", "is only allowed when DATABASE_URL points at 127.0.0.1, localhost or [::1]");
+    }
+    if (
+      valid("ABSOLUTE_TIMEOUT_HOURS", "MAX_ABSOLUTE_TIMEOUT_HOURS") &&
+      c.ABSOLUTE_TIMEOUT_HOURS > c.MAX_ABSOLUTE_TIMEOUT_HOURS
+    ) {
+      problem("ABSOLUTE_TIMEOUT_HOURS", "must not exceed MAX_ABSOLUTE_TIMEOUT_HOURS");
+    }
+    // A session is touched at most once per interval, so one used every (idle - interval) seconds
+    // can be idle-ended while in use: at or above the idle timeout that is every session. At most
+    // half keeps any user active at least every half idle timeout logged in.
+    if (
+      valid("TOUCH_INTERVAL_SECONDS", "IDLE_TIMEOUT_MINUTES") &&
+      c.TOUCH_INTERVAL_SECONDS * 2 > c.IDLE_TIMEOUT_MINUTES * 60
+    ) {
+      problem(
+        "TOUCH_INTERVAL_SECONDS",
+        `must be at most half of IDLE_TIMEOUT_MINUTES in seconds (${c.IDLE_TIMEOUT_MINUTES * 30}): a longer interval ends sessions that are in use`,
+      );
+    }
+    if (valid("GATEWAY_SIGNING_KEY") && c.ORIGIN_URL !== undefined && c.GATEWAY_SIGNING_KEY === undefined) {
+      problem(
+        "GATEWAY_SIGNING_KEY",
+        "is required when ORIGIN_URL is set, so the origin can verify the identity headers",
+      );
+    }
+  },
+  // Also after a variable failed on its own, so that every other problem is still reported.
+  { when: () => true },
+);
+
+/** IDLE_TIMEOUT_MINUTES -> idleTimeoutMinutes, at the type level and at run time. */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
+const camelCase = (name: string) => name.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** The parsed configuration: every variable under its camelCase name, with its parsed type. */
+export type Config = { readonly [K in VariableName as CamelCase<K>]: z.output<Variables[K]> } & {
+  /** Every secret value of this configuration, for `redact` before anything is logged. */
+  readonly secrets: readonly string[];
+};
+
+/** The variables that may be absent (they have a default or are optional); distributes over a union. */
+type Optional<K extends VariableName> = K extends VariableName
+  ? undefined extends z.input<Variables[K]>
+    ? K
+    : never
+  : never;
+/** The Worker's bindings as wrangler.toml, .dev.vars and secrets give them: strings, all optional but DATABASE_URL. */
+export type Env = { [K in Exclude<VariableName, Optional<VariableName>>]: string } & {
+  [K in Optional<VariableName>]?: string;
+};
+
+/** Every variable the Worker reads, for the tools that start or configure it (`npm run dev`). */
+export const WORKER_VARIABLES = Object.keys(VARIABLES) as VariableName[];
+
+/** Each variable's documentation, and whether its value is a secret. */
+export const VARIABLE_DOCS = Object.fromEntries(
+  Object.entries(VARIABLES).map(([name, schema]) => [name, schema.meta() as VariableMeta]),
+) as Record<VariableName, VariableMeta>;
+
+const SECRET_VARIABLES = WORKER_VARIABLES.filter((name) => VARIABLE_DOCS[name].secret);
 
 /**
- * ORIGIN_URL must be an http(s) URL the gateway can join a path onto: no credentials (they would
- * travel in every forwarded request and in any log of the URL), no query or fragment (there is no
- * sound way to merge them with the client's).
+ * The secret values in a Worker's raw environment: each secret variable, and the database
+ * password alone, raw and percent-encoded. Read from the raw strings so that it works for an
+ * environment that does not even parse. Longest first, so a secret that contains another is
+ * removed whole.
  */
-function parseOriginUrl(text: string): OriginTarget | string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return "must be an absolute http:// or https:// URL";
+export function secretValues(env: Record<string, unknown>): string[] {
+  const values: string[] = [];
+  for (const name of SECRET_VARIABLES) {
+    const value = env[name];
+    if (typeof value === "string" && value !== "") values.push(value);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http:// or https:// URL";
-  if (url.username !== "" || url.password !== "") return "must not contain a user or password";
-  if (url.search !== "" || url.hash !== "" || text.includes("?") || text.includes("#")) {
-    return "must not have a query or fragment: requests are forwarded to ORIGIN_URL's path plus theirs";
+  const databaseUrl = env.DATABASE_URL;
+  if (typeof databaseUrl === "string") {
+    const parsed = parseConnectionString(databaseUrl);
+    if (parsed.ok && parsed.value.password !== "") {
+      values.push(parsed.value.password, encodeURIComponent(parsed.value.password));
+    }
   }
-  return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, "") };
+  return values.sort((a, b) => b.length - a.length);
 }
 
-export interface Config {
-  databaseUrl: string;
-  database: ConnectionString;
-  /** Point the driver at a local Neon stand-in (`http://<DATABASE_URL host>/sql`): development only. */
-  neonLocalHttp: boolean;
-  idleTimeoutMinutes: number;
-  absoluteTimeoutHours: number;
-  maxAbsoluteTimeoutHours: number;
-  touchIntervalSeconds: number;
-  validationTimeoutMs: number;
-  retryAfterSeconds: number;
-  realm: string;
-  adminApiKey: string | undefined;
-  origin: OriginTarget | undefined;
-  forwardAuthorization: boolean;
-  gatewaySigningKey: string | undefined;
-  /** The largest request body gateway mode buffers to sign (its digest is in the signature). */
-  gatewayMaxBodyBytes: number;
-  expiryBatchSize: number;
-  expiryTimeBudgetMs: number;
-  sessionRetentionDays: number | undefined;
-  /** Every secret value of this configuration, for `redact` before anything is logged. */
-  secrets: readonly string[];
-}
-
-/** A configuration that cannot work: one problem per key, each naming the key, never its value. */
+/** A configuration that cannot work: one problem per variable, each naming it, never its value. */
 export class ConfigError extends Error {
   override name = "ConfigError";
   constructor(readonly problems: string[]) {
@@ -199,34 +234,14 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the Worker's variables; a bad value fails with one line per key saying how to fix it. */
+/** Parses the Worker's variables; a bad value fails with one line per variable saying how to fix it. */
 export function parseConfig(env: Record<string, unknown>): Config {
   const result = configSchema.safeParse(env);
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".") || "config"} ${i.message}`));
   }
-  const c = result.data;
-  return {
-    databaseUrl: c.DATABASE_URL.url,
-    database: c.DATABASE_URL,
-    neonLocalHttp: c.NEON_LOCAL_HTTP,
-    idleTimeoutMinutes: c.IDLE_TIMEOUT_MINUTES,
-    absoluteTimeoutHours: c.ABSOLUTE_TIMEOUT_HOURS,
-    maxAbsoluteTimeoutHours: c.MAX_ABSOLUTE_TIMEOUT_HOURS,
-    touchIntervalSeconds: c.TOUCH_INTERVAL_SECONDS,
-    validationTimeoutMs: c.VALIDATION_TIMEOUT_MS,
-    retryAfterSeconds: c.RETRY_AFTER_SECONDS,
-    realm: c.REALM,
-    adminApiKey: c.ADMIN_API_KEY,
-    origin: c.ORIGIN_URL,
-    forwardAuthorization: c.FORWARD_AUTHORIZATION,
-    gatewaySigningKey: c.GATEWAY_SIGNING_KEY,
-    gatewayMaxBodyBytes: c.GATEWAY_MAX_BODY_BYTES,
-    expiryBatchSize: c.EXPIRY_BATCH_SIZE,
-    expiryTimeBudgetMs: c.EXPIRY_TIME_BUDGET_MS,
-    sessionRetentionDays: c.SESSION_RETENTION_DAYS,
-    secrets: secretValues(env),
-  };
+  const config = Object.fromEntries(Object.entries(result.data).map(([name, value]) => [camelCase(name), value]));
+  return { ...config, secrets: secretValues(env) } as unknown as Config;
 }
 
 // `env` is one object per isolate, so each is parsed once and the result reused on every request.

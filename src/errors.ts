@@ -18,6 +18,7 @@ export const ERROR_CODES = {
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
+/** The body of every error answer (its schema: `ErrorResponse` in src/http/schemas.ts). */
 export interface ErrorBody {
   error: ErrorCode;
   error_description: string;

@@ -1,14 +1,14 @@
 import { createApp } from "./app";
+import type { Env } from "./config";
 import { getConfig } from "./config";
 import { createDb } from "./db/client";
-import { runExpiryJob } from "./jobs/expire";
-import type { Env } from "./types";
+import { runExpiryJob } from "./jobs/expiry-job";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
-  /** The cron trigger (wrangler.toml `[triggers]`): one run of the expiry job, src/jobs/expire.ts. */
+  /** The cron trigger (wrangler.toml `[triggers]`): one run of the expiry job, src/jobs/expiry-job.ts. */
   scheduled(_controller, env, ctx) {
     const config = getConfig(env);
     // No request deadline on this handle: a batch of thousands of rows may take longer than a
@@ -17,8 +17,5 @@ export default {
   },
 } satisfies ExportedHandler<Env>;
 
-export { type SessionAuthOptions, sessionAuth } from "./middleware/session-auth";
-export { SessionValidator, type ValidateResult } from "./session-validator";
-export type { AppType } from "./sessions/constants";
-export type { CheckOutcome, RejectReason, ValidSession } from "./sessions/outcome";
-export type { Env } from "./types";
+// The service binding's entrypoint (wrangler.toml of a consumer: `entrypoint = "SessionValidator"`).
+export { SessionValidator } from "./session-validator";

@@ -1,5 +1,3 @@
-import { parseConnectionString } from "./db/connection-string";
-
 /*
  * Every line this Worker logs goes through here, as one JSON object, with credentials removed
  * whatever produced the text: an error message from the driver can quote the connection string,
@@ -15,31 +13,6 @@ const CREDENTIAL_SHAPES: [RegExp, string][] = [
   [/(password=)[^\s&"']*/gi, `$1${REDACTED}`],
   [/(bearer\s+)[A-Za-z0-9\-._~+/]+=*/gi, `$1${REDACTED}`],
 ];
-
-/** The variables whose values are secrets, and so never appear in a log line, body or header. */
-export const SECRET_VARIABLES = ["DATABASE_URL", "ADMIN_API_KEY", "GATEWAY_SIGNING_KEY"] as const;
-
-/**
- * The secret values in a Worker's raw environment: each secret variable, and the database
- * password alone, raw and percent-encoded. Read from the raw strings so that it works for an
- * environment that does not even parse.
- */
-export function secretValues(env: Record<string, unknown>): string[] {
-  const values: string[] = [];
-  for (const name of SECRET_VARIABLES) {
-    const value = env[name];
-    if (typeof value === "string" && value !== "") values.push(value);
-  }
-  const databaseUrl = env.DATABASE_URL;
-  if (typeof databaseUrl === "string") {
-    const parsed = parseConnectionString(databaseUrl);
-    if (parsed.ok && parsed.value.password !== "") {
-      values.push(parsed.value.password, encodeURIComponent(parsed.value.password));
-    }
-  }
-  // Longest first, so a secret that contains another is removed whole.
-  return values.sort((a, b) => b.length - a.length);
-}
 
 /** `text` with every secret value and every credential-shaped substring replaced. */
 export function redact(text: string, secrets: readonly string[] = []): string {

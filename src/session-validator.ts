@@ -1,10 +1,10 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
+import type { Env } from "./config";
 import { getConfig } from "./config";
 import { createDb, DatabaseError } from "./db/client";
 import { checkToken } from "./sessions/check";
+import type { CheckOutcome } from "./sessions/check-outcome";
 import type { AppType } from "./sessions/constants";
-import type { CheckOutcome } from "./sessions/outcome";
-import type { Env } from "./types";
 
 /** The outcome a bound Worker receives: the check's own outcome, or the database being unavailable. */
 export type ValidateResult = CheckOutcome | { ok: false; reason: "unavailable" };

@@ -1,4 +1,4 @@
-import type { Env as WorkerEnv } from "../src/types";
+import type { Env as WorkerEnv } from "../src/config";
 
 declare global {
   namespace Cloudflare {
@@ -10,6 +10,8 @@ declare global {
       TEST_STANDIN_PORT: string;
       TEST_ORIGIN_PORT: string;
       TEST_ATTACKER_PORT: string;
+      /** Where callWorker sends a copy of each response, for the API-document check (test/setup/response-contract.ts). */
+      TEST_RESPONSE_LOG_PORT: string;
       /** fast-check runs per property in test/worker/fuzz/ (vitest.config.ts; `npm run test:fuzz` raises it). */
       FUZZ_RUNS: string;
     }

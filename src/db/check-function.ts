@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { buildCheckQuery, CHECK_COLUMNS } from "./check-session";
+import { buildCheckQuery, CHECK_COLUMNS } from "./check-statement";
 import { prepareStatement } from "./client";
 
 /** The check function's name and the migration that installs its current body. */

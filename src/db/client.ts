@@ -33,7 +33,7 @@ export function createDb(config: Config, options: { timeoutMs?: number } = {}): 
   }
   const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
   return drizzle({
-    client: neon(config.databaseUrl, signal ? { fetchOptions: { signal } } : {}),
+    client: neon(config.databaseUrl.url, signal ? { fetchOptions: { signal } } : {}),
   });
 }
 

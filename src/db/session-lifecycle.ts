@@ -1,19 +1,19 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { AppType, RevokeReason } from "../sessions/constants";
-import type { SessionRecord } from "../sessions/record";
+import type { Session } from "../sessions/session";
 import { DatabaseError, type Db, queryRows } from "./client";
 import { expiryRule, isoTimestamp } from "./expiry-rule";
 
-/** The `to_dict` columns of alias `s`, with the effective `is_active` by the shared expiry rule. */
-function recordColumns(idleTimeoutMinutes: number): SQL {
+/** A `Session` from alias `s`: the `to_dict` columns, with the effective `isActive` by the shared expiry rule. */
+function sessionColumns(idleTimeoutMinutes: number): SQL {
   const rule = expiryRule("s", idleTimeoutMinutes);
-  return sql`s.id, s.user_id, s.tenant_id,
-    ${isoTimestamp(sql`s.created_at`)} as created_at,
-    ${isoTimestamp(sql`s.last_activity_at`)} as last_activity_at,
-    ${isoTimestamp(sql`s.absolute_expires_at`)} as absolute_expires_at,
-    s.ip_address, (${rule.isLive} and not ${rule.isExpired}) as is_active,
-    ${isoTimestamp(sql`s.revoked_at`)} as revoked_at, s.revoke_reason,
-    ${isoTimestamp(sql`s.ended_at`)} as ended_at, s.app_type`;
+  return sql`s.id, s.user_id as "userId", s.tenant_id as "tenantId",
+    ${isoTimestamp(sql`s.created_at`)} as "createdAt",
+    ${isoTimestamp(sql`s.last_activity_at`)} as "lastActivityAt",
+    ${isoTimestamp(sql`s.absolute_expires_at`)} as "absoluteExpiresAt",
+    s.ip_address as "ipAddress", (${rule.isLive} and not ${rule.isExpired}) as "isActive",
+    ${isoTimestamp(sql`s.revoked_at`)} as "revokedAt", s.revoke_reason as "revokeReason",
+    ${isoTimestamp(sql`s.ended_at`)} as "endedAt", s.app_type as "appType"`;
 }
 
 export interface NewSession {
@@ -26,7 +26,7 @@ export interface NewSession {
   absoluteTimeoutSeconds: number;
 }
 
-export type InsertSessionResult = SessionRecord | { missing: "user" | "tenant" };
+export type InsertSessionResult = Session | { missing: "user" | "tenant" };
 
 /**
  * Inserts a session, every column explicit: the existing application's table has no server
@@ -35,16 +35,16 @@ export type InsertSessionResult = SessionRecord | { missing: "user" | "tenant" }
  */
 export async function insertSession(db: Db, s: NewSession, idleTimeoutMinutes: number): Promise<InsertSessionResult> {
   try {
-    const rows = await queryRows<SessionRecord>(
+    const rows = await queryRows<Session>(
       db,
       sql`insert into sessions as s (id, user_id, session_token_hash, created_at, last_activity_at, absolute_expires_at,
           ip_address, user_agent, tenant_id, is_active, app_type)
         values (gen_random_uuid(), ${s.userId}, ${s.tokenHash}, now(), now(),
           now() + make_interval(secs => ${s.absoluteTimeoutSeconds}::double precision),
           ${s.ipAddress}, ${s.userAgent}, ${s.tenantId}, true, ${s.appType})
-        returning ${recordColumns(idleTimeoutMinutes)}`,
+        returning ${sessionColumns(idleTimeoutMinutes)}`,
     );
-    return rows[0] as SessionRecord;
+    return rows[0] as Session;
   } catch (error) {
     if (error instanceof DatabaseError && error.code === "23503") {
       return { missing: error.constraint?.includes("tenant") ? "tenant" : "user" };
@@ -53,10 +53,10 @@ export async function insertSession(db: Db, s: NewSession, idleTimeoutMinutes: n
   }
 }
 
-export async function findSessionById(db: Db, id: string, idleTimeoutMinutes: number): Promise<SessionRecord | null> {
-  const rows = await queryRows<SessionRecord>(
+export async function findSessionById(db: Db, id: string, idleTimeoutMinutes: number): Promise<Session | null> {
+  const rows = await queryRows<Session>(
     db,
-    sql`select ${recordColumns(idleTimeoutMinutes)} from sessions s where s.id = ${id}`,
+    sql`select ${sessionColumns(idleTimeoutMinutes)} from sessions s where s.id = ${id}`,
   );
   return rows[0] ?? null;
 }
@@ -110,7 +110,7 @@ export async function endSessionsOfUser(
 }
 
 export interface SessionPage {
-  sessions: SessionRecord[];
+  sessions: Session[];
   /** Where the next page starts (the last row's created_at and id), or null at the end. */
   next: { createdAt: string; id: string } | null;
 }
@@ -128,9 +128,9 @@ export async function listSessionsOfUser(
     options.after === undefined
       ? sql`true`
       : sql`(s.created_at, s.id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)`;
-  const rows = await queryRows<SessionRecord>(
+  const rows = await queryRows<Session>(
     db,
-    sql`select ${recordColumns(options.idleTimeoutMinutes)} from sessions s
+    sql`select ${sessionColumns(options.idleTimeoutMinutes)} from sessions s
       where s.user_id = ${userId} and ${activeFilter} and ${afterFilter}
       order by s.created_at desc, s.id desc
       limit ${options.limit + 1}::int`,
@@ -139,6 +139,6 @@ export async function listSessionsOfUser(
   const last = sessions.at(-1);
   return {
     sessions,
-    next: rows.length > options.limit && last ? { createdAt: last.created_at, id: last.id } : null,
+    next: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : null,
   };
 }

@@ -1,4 +1,4 @@
-import type { OriginTarget } from "../config";
+import type { OriginTarget } from "./origin-url";
 
 export type ForwardTarget = { ok: true; url: URL } | { ok: false; problem: string };
 

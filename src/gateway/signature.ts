@@ -1,7 +1,7 @@
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import type { ValidSession } from "../sessions/outcome";
+import type { ValidSession } from "../sessions/session";
 
 export const SIGNATURE_HEADER = "x-session-signature";
 export const CONTENT_DIGEST_HEADER = "content-digest";

@@ -1,25 +1,27 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { adminAuth } from "../auth/admin-key";
-import { hashToken } from "../auth/token-hash";
-import { endSession, endSessionsOfUser, insertSession, listSessionsOfUser } from "../db/session-lifecycle";
+import { describeRoute } from "hono-openapi";
+import type * as z from "zod";
+import type { AppEnv } from "../app-env";
+import { endSession, endSessionsOfUser, listSessionsOfUser } from "../db/session-lifecycle";
 import { ERROR_CODES, httpError } from "../errors";
-import { DEFAULT_APP_TYPE } from "../sessions/constants";
-import { generateToken } from "../sessions/token";
-import type { AppEnv } from "../types";
-import { decodeCursor, encodeCursor } from "./cursor";
-import { input, jsonBody } from "./input";
+import { decodeCursor, encodeCursor } from "../http/cursor";
+import { adminKey, errors, json } from "../http/describe";
+import { input, jsonBody } from "../http/input";
 import {
+  EndedResponse,
+  endSessionBody,
+  endUserSessionsBody,
+  IssuedSessionResponse,
   issueSessionBody,
   listSessionsQuery,
-  revokeSessionBody,
-  revokeUserSessionsBody,
+  SessionPageResponse,
   sessionIdParam,
   userIdParam,
-} from "./schemas";
-
-/** The shortest absolute lifetime a session may be issued with. */
-export const MIN_SESSION_LIFETIME_SECONDS = 60;
+} from "../http/schemas";
+import { toSnakeCase } from "../http/session-json";
+import { adminAuth } from "../middleware/admin-auth";
+import { issueSession } from "../sessions/issue";
 
 /** Request bodies are small JSON objects; anything larger is refused before it is parsed. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -36,62 +38,74 @@ const limitBody = bodyLimit({
 
 /** Administrators' endpoints: issue sessions, end one or all of a user's, list them. */
 export const adminRoutes = new Hono<AppEnv>()
-  .post("/v1/sessions", adminAuth, limitBody, jsonBody(issueSessionBody), async (c) => {
-    const { db, config } = c.var;
-    const body = c.req.valid("json");
-    const hours = body.absolute_timeout_hours ?? config.absoluteTimeoutHours;
-    const absoluteTimeoutSeconds = Math.round(hours * 3600);
-    // A session must outlive the response that carries its token.
-    if (absoluteTimeoutSeconds < MIN_SESSION_LIFETIME_SECONDS) {
-      throw httpError(400, {
-        error: ERROR_CODES.invalidRequest,
-        error_description: "The request json is invalid.",
-        issues: [{ path: "absolute_timeout_hours", message: "must be at least 1/60 (one minute)" }],
-      });
-    }
-    if (hours > config.maxAbsoluteTimeoutHours) {
-      throw httpError(400, {
-        error: ERROR_CODES.invalidRequest,
-        error_description: "The request json is invalid.",
-        issues: [
-          {
-            path: "absolute_timeout_hours",
-            message: `must be at most ${config.maxAbsoluteTimeoutHours} (MAX_ABSOLUTE_TIMEOUT_HOURS)`,
-          },
-        ],
-      });
-    }
-    // The plaintext exists only in this response; the database gets its hash.
-    const token = generateToken();
-    const result = await insertSession(
-      db,
-      {
-        userId: body.user_id,
-        tenantId: body.tenant_id ?? null,
-        appType: body.app_type ?? DEFAULT_APP_TYPE,
-        ipAddress: body.ip_address ?? null,
-        userAgent: body.user_agent ?? null,
-        tokenHash: hashToken(token),
-        absoluteTimeoutSeconds,
+  .post(
+    "/v1/sessions",
+    describeRoute({
+      operationId: "issueSession",
+      summary: "Issues a session and returns its token once.",
+      security: adminKey,
+      responses: {
+        "201": { description: "Issued.", content: json(IssuedSessionResponse) },
+        ...errors("400", "401", "422", "503"),
       },
-      config.idleTimeoutMinutes,
-    );
-    if ("missing" in result) {
-      const field = result.missing === "user" ? "user_id" : "tenant_id";
-      throw httpError(422, {
-        error: ERROR_CODES.unprocessable,
-        error_description: `No ${result.missing} with this ${field} exists.`,
-        issues: [{ path: field, message: `unknown ${result.missing}` }],
+    }),
+    adminAuth,
+    limitBody,
+    jsonBody(issueSessionBody),
+    async (c) => {
+      const { db, config } = c.var;
+      const body = c.req.valid("json");
+      const issued = await issueSession(db, config, {
+        userId: body.user_id,
+        tenantId: body.tenant_id,
+        appType: body.app_type,
+        ipAddress: body.ip_address,
+        userAgent: body.user_agent,
+        absoluteTimeoutHours: body.absolute_timeout_hours,
       });
-    }
-    return c.json({ token, session: result }, 201);
-  })
+      if (!issued.ok) {
+        switch (issued.problem) {
+          case "lifetime_too_short":
+          case "lifetime_too_long":
+            throw httpError(400, {
+              error: ERROR_CODES.invalidRequest,
+              error_description: "The request json is invalid.",
+              issues: [
+                {
+                  path: "absolute_timeout_hours",
+                  message:
+                    issued.problem === "lifetime_too_short"
+                      ? "must be at least 1/60 (one minute)"
+                      : `must be at most ${config.maxAbsoluteTimeoutHours} (MAX_ABSOLUTE_TIMEOUT_HOURS)`,
+                },
+              ],
+            });
+          default: {
+            const [what, field] = issued.problem === "unknown_user" ? ["user", "user_id"] : ["tenant", "tenant_id"];
+            throw httpError(422, {
+              error: ERROR_CODES.unprocessable,
+              error_description: `No ${what} with this ${field} exists.`,
+              issues: [{ path: field, message: `unknown ${what}` }],
+            });
+          }
+        }
+      }
+      const answer = { token: issued.token, session: toSnakeCase(issued.session) };
+      return c.json(answer satisfies z.output<typeof IssuedSessionResponse>, 201);
+    },
+  )
   .delete(
     "/v1/sessions/:id",
+    describeRoute({
+      operationId: "revokeSession",
+      summary: "Ends one live session.",
+      security: adminKey,
+      responses: { "204": { description: "Ended." }, ...errors("400", "401", "404", "503") },
+    }),
     adminAuth,
     limitBody,
     input("param", sessionIdParam),
-    jsonBody(revokeSessionBody, { optional: true }),
+    jsonBody(endSessionBody, { optional: true }),
     async (c) => {
       const { db, config } = c.var;
       const { reason } = c.req.valid("json");
@@ -102,10 +116,19 @@ export const adminRoutes = new Hono<AppEnv>()
   )
   .post(
     "/v1/users/:userId/sessions/revoke",
+    describeRoute({
+      operationId: "revokeUserSessions",
+      summary: "Ends all of a user's live sessions, optionally but one.",
+      security: adminKey,
+      responses: {
+        "200": { description: "How many were ended.", content: json(EndedResponse) },
+        ...errors("400", "401", "503"),
+      },
+    }),
     adminAuth,
     limitBody,
     input("param", userIdParam),
-    jsonBody(revokeUserSessionsBody),
+    jsonBody(endUserSessionsBody),
     async (c) => {
       const { db, config } = c.var;
       const body = c.req.valid("json");
@@ -113,11 +136,20 @@ export const adminRoutes = new Hono<AppEnv>()
         exceptSessionId: body.except_session_id,
         idleTimeoutMinutes: config.idleTimeoutMinutes,
       });
-      return c.json({ revoked });
+      return c.json({ revoked } satisfies z.output<typeof EndedResponse>, 200);
     },
   )
   .get(
     "/v1/users/:userId/sessions",
+    describeRoute({
+      operationId: "listUserSessions",
+      summary: "A user's sessions, newest first, keyset-paginated.",
+      security: adminKey,
+      responses: {
+        "200": { description: "One page.", content: json(SessionPageResponse) },
+        ...errors("400", "401", "503"),
+      },
+    }),
     adminAuth,
     input("param", userIdParam),
     input("query", listSessionsQuery),
@@ -130,6 +162,10 @@ export const adminRoutes = new Hono<AppEnv>()
         after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
         idleTimeoutMinutes: config.idleTimeoutMinutes,
       });
-      return c.json({ sessions: page.sessions, next_cursor: page.next === null ? null : encodeCursor(page.next) });
+      const answer = {
+        sessions: page.sessions.map(toSnakeCase),
+        next_cursor: page.next === null ? null : encodeCursor(page.next),
+      };
+      return c.json(answer satisfies z.output<typeof SessionPageResponse>, 200);
     },
   );

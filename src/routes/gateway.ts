@@ -1,13 +1,12 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { Hono } from "hono";
-import { bearerChallenge } from "../auth/challenge";
+import type { AppEnv } from "../app-env";
 import { ERROR_CODES, httpError } from "../errors";
 import { forwardTarget } from "../gateway/forward-target";
 import { readBoundedBody } from "../gateway/request-body";
 import { CONTENT_DIGEST_HEADER, contentDigest, SIGNATURE_HEADER, signIdentity } from "../gateway/signature";
-import { checkSession } from "../sessions/check";
-import type { AppEnv } from "../types";
-import { IDENTITY_HEADERS, identityHeaders } from "./session-http";
+import { IDENTITY_HEADERS, identityHeaders } from "../http/identity-headers";
+import { authenticate } from "../middleware/session-auth";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1), and `host`, which the runtime sets for the new request.
 const HOP_BY_HOP = [
@@ -28,12 +27,12 @@ const HOP_BY_HOP = [
  * request never reaches the origin; nor does one whose path or body cannot be forwarded safely.
  */
 export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
-  const { config, db } = c.var;
-  if (config.origin === undefined || config.gatewaySigningKey === undefined) {
+  const { config } = c.var;
+  if (config.originUrl === undefined || config.gatewaySigningKey === undefined) {
     throw httpError(404, { error: ERROR_CODES.notFound, error_description: "No such route." });
   }
   // Before the database is asked: a path we would refuse to forward costs no query.
-  const target = forwardTarget(config.origin, new URL(c.req.url));
+  const target = forwardTarget(config.originUrl, new URL(c.req.url));
   if (!target.ok) {
     throw httpError(400, {
       error: ERROR_CODES.invalidRequest,
@@ -41,8 +40,7 @@ export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
       issues: [{ path: "path", message: "cannot be forwarded safely" }],
     });
   }
-  const { outcome } = await checkSession(db, config, c.req.header("authorization") ?? null);
-  if (!outcome.ok) throw bearerChallenge(config.realm, outcome.reason);
+  const { session } = await authenticate(c);
 
   const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
   const body = hasBody ? await readBoundedBody(c.req.raw, config.gatewayMaxBodyBytes) : undefined;
@@ -61,14 +59,14 @@ export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
     if (name !== "") headers.delete(name);
   }
   if (!config.forwardAuthorization) headers.delete("authorization");
-  for (const [name, value] of Object.entries(identityHeaders(outcome.session))) headers.set(name, value);
+  for (const [name, value] of Object.entries(identityHeaders(session))) headers.set(name, value);
   headers.set(CONTENT_DIGEST_HEADER, digest);
   headers.set(
     SIGNATURE_HEADER,
     signIdentity(
       config.gatewaySigningKey,
       { method: c.req.method, pathAndQuery: target.url.pathname + target.url.search, contentDigest: digest },
-      outcome.session,
+      session,
       Math.floor(Date.now() / 1000),
     ),
   );

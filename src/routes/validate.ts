@@ -1,38 +1,61 @@
 import { Hono } from "hono";
-import * as z from "zod";
-import { bearerChallenge } from "../auth/challenge";
-import { checkSession } from "../sessions/check";
+import { describeRoute } from "hono-openapi";
+import type * as z from "zod";
+import type { AppEnv } from "../app-env";
+import { errors, json, sessionToken } from "../http/describe";
+import { identityHeaders } from "../http/identity-headers";
+import { input } from "../http/input";
+import { ValidateResponse, validateQuery } from "../http/schemas";
+import { toSnakeCase } from "../http/session-json";
+import { tenantRequirement } from "../http/tenant-requirement";
+import { authenticate } from "../middleware/session-auth";
 import { APP_TYPES } from "../sessions/constants";
-import type { AppEnv } from "../types";
-import { input } from "./input";
-import { databaseId } from "./schemas";
-import { identityHeaders, sessionJson, tenantRequirement } from "./session-http";
 
-// Strict: a requirement the service cannot read (a misspelled `?App_Type=`) must not be dropped.
-export const validateQuery = z.strictObject({
-  app_type: z.enum(APP_TYPES).optional(),
-  tenant_id: databaseId.optional(),
-});
+const identity = (description: string) => ({ description, required: true, schema: { type: "string" as const } });
 
 /**
  * The forward-auth check: nginx `auth_request`, Traefik ForwardAuth and Caddy `forward_auth` ask
  * here whether a request's session is valid and whose it is. GET, and HEAD through Hono's GET.
  */
-export const validateRoutes = new Hono<AppEnv>().get("/v1/validate", input("query", validateQuery), async (c) => {
-  const { config, db } = c.var;
-  const query = c.req.valid("query");
-  const { outcome, dbMs } = await checkSession(db, config, c.req.header("authorization") ?? null, {
-    appType: query.app_type,
-    tenantId: tenantRequirement(query.tenant_id, c.req.header("x-tenant-id")),
-  });
-  const timing: Record<string, string> = dbMs === null ? {} : { "server-timing": `db;dur=${dbMs}` };
-  if (!outcome.ok) {
-    const error = bearerChallenge(config.realm, outcome.reason);
-    for (const [name, value] of Object.entries(timing)) error.res?.headers.set(name, value);
-    throw error;
-  }
-  return c.json(sessionJson(outcome.session), 200, {
-    ...identityHeaders(outcome.session),
-    ...timing,
-  });
-});
+export const validateRoutes = new Hono<AppEnv>().get(
+  "/v1/validate",
+  describeRoute({
+    operationId: "validate",
+    summary: "The forward-auth check (HEAD answers the same without a body).",
+    security: sessionToken,
+    parameters: [
+      {
+        // Read by tenantRequirement(), not by a validator, so described here.
+        name: "X-Tenant-Id",
+        in: "header",
+        required: false,
+        description: "A tenant the session must belong to (only narrows access); must agree with `tenant_id`.",
+        schema: { type: "string", pattern: "^[1-9][0-9]{0,9}$" },
+      },
+    ],
+    responses: {
+      "200": {
+        description: "A valid session; the proxy copies the identity headers to the origin.",
+        headers: {
+          "X-Session-Id": identity("The session's id (uuid)."),
+          "X-User-Id": identity("The user's id."),
+          "X-Tenant-Id": identity("The session's tenant id, or empty when it has none."),
+          "X-App-Type": identity(`The session's app type: ${APP_TYPES.join(" or ")}.`),
+          "Server-Timing": { description: "`db;dur=<ms>`: time spent in the database.", schema: { type: "string" } },
+        },
+        content: json(ValidateResponse),
+      },
+      ...errors("400", "401", "403", "503"),
+    },
+  }),
+  input("query", validateQuery),
+  async (c) => {
+    const query = c.req.valid("query");
+    const { session, serverTiming } = await authenticate(c, {
+      appType: query.app_type,
+      tenantId: tenantRequirement(query.tenant_id, c.req.header("x-tenant-id")),
+    });
+    const body = { session: toSnakeCase(session) } satisfies z.output<typeof ValidateResponse>;
+    return c.json(body, 200, { ...identityHeaders(session), ...serverTiming });
+  },
+);

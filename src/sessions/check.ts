@@ -1,10 +1,10 @@
-import { isWellFormedToken, readBearerToken } from "../auth/bearer";
-import { hashToken } from "../auth/token-hash";
 import type { Config } from "../config";
-import { checkSessionByTokenHash } from "../db/check-session";
+import { checkSessionByTokenHash } from "../db/check-statement";
 import type { Db } from "../db/client";
 import { logEvent } from "../log";
-import type { CheckOutcome, CheckRequirements, RejectReason } from "./outcome";
+import { isWellFormedToken, readBearerToken } from "./check-bearer";
+import { hashToken } from "./check-hash";
+import type { CheckOutcome, CheckRequirements, RejectReason } from "./check-outcome";
 
 export interface CheckResult {
   outcome: CheckOutcome;

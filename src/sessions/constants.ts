@@ -16,3 +16,6 @@ export const APP_TYPES = ["control_panel", "tenant_app"] as const;
 export type AppType = (typeof APP_TYPES)[number];
 
 export const DEFAULT_APP_TYPE: AppType = "control_panel";
+
+/** Reasons an administrator may give; the timeouts and 'cleanup_stale' belong to the service. */
+export const ADMIN_REASONS = ["admin_revoke", "password_change", "logout"] as const satisfies readonly RevokeReason[];

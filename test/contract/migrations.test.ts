@@ -8,11 +8,11 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createScratchDatabase } from "../../dev/scratch-database";
 import { type StandIn, startStandIn } from "../../dev/standin/index";
-import { hashToken } from "../../src/auth/token-hash";
 import { parseConfig } from "../../src/config";
-import { checkSessionByTokenHash } from "../../src/db/check-session";
+import { checkSessionByTokenHash } from "../../src/db/check-statement";
 import { createDb } from "../../src/db/client";
 import { endSession, insertSession } from "../../src/db/session-lifecycle";
+import { hashToken } from "../../src/sessions/check-hash";
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 const backends = serverUrl ? (["pglite", "pg"] as const) : (["pglite"] as const);
@@ -194,7 +194,7 @@ describe.each(backends)("migrations on %s", (backend) => {
         },
         30,
       );
-      expect(inserted).toMatchObject({ user_id: 1, tenant_id: 1, is_active: true, app_type: "tenant_app" });
+      expect(inserted).toMatchObject({ userId: 1, tenantId: 1, isActive: true, appType: "tenant_app" });
       const checked = await checkSessionByTokenHash(db, hashToken(token), {
         idleTimeoutMinutes: 30,
         touchIntervalSeconds: 60,

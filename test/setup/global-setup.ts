@@ -5,6 +5,7 @@ import { startStandIn } from "../../dev/standin";
 import { STANDIN_SECRET_VARIABLE } from "../secrets";
 import { startEchoOrigin } from "./echo-origin";
 import { findClosedPort, portOf, startFailingServer, startSlowServer } from "./fault-servers";
+import { checkResponses, startResponseLog } from "./response-contract";
 
 /** How long the slow fault server holds each request: well past the tests' VALIDATION_TIMEOUT_MS. */
 export const SLOW_DATABASE_DELAY_MS = 3000;
@@ -19,6 +20,7 @@ declare module "vitest" {
     closedPort: number;
     originPort: number;
     attackerPort: number;
+    responseLogPort: number;
     backend: string;
   }
 }
@@ -42,6 +44,7 @@ export default async function setup(project: TestProject) {
   const slow = await startSlowServer(standIn.url, SLOW_DATABASE_DELAY_MS);
   const origin = await startEchoOrigin();
   const attacker = await startEchoOrigin();
+  const responseLog = await startResponseLog();
 
   project.provide("standInPort", standIn.port);
   project.provide("standInDatabaseUrl", standIn.databaseUrl("sessiongate"));
@@ -50,11 +53,23 @@ export default async function setup(project: TestProject) {
   project.provide("closedPort", await findClosedPort());
   project.provide("originPort", portOf(origin));
   project.provide("attackerPort", portOf(attacker));
+  project.provide("responseLogPort", responseLog.port);
   project.provide("backend", standIn.backend.description);
   console.log(`[test] Neon stand-in on ${standIn.url}: ${standIn.backend.description}`);
 
   return async () => {
-    await Promise.all([failing, slow, origin, attacker].map((s: Server) => new Promise((resolve) => s.close(resolve))));
+    await Promise.all(
+      [failing, slow, origin, attacker, responseLog.server].map(
+        (s: Server) => new Promise((resolve) => s.close(resolve)),
+      ),
+    );
+    // Every documented status must have been seen only when every test file of the project ran.
+    const ran = project.vitest.state.getFiles().filter((file) => file.projectName === project.name).length;
+    const all = (await project.globTestFiles()).testFiles.length;
+    const problems = checkResponses(responseLog.responses, { complete: ran === all });
+    if (problems.length > 0) {
+      throw new Error(`responses that disagree with /openapi.json:\n  ${problems.join("\n  ")}`);
+    }
     await standIn.close();
     await scratch?.drop();
   };

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { hashToken } from "../../src/auth/token-hash";
+import { hashToken } from "../../src/sessions/check-hash";
 import { createTenant, createUser, insertSession, readSession, sql } from "../helpers/db";
 import { bearer, callWorker } from "../helpers/worker";
 
@@ -32,11 +32,28 @@ describe("admin authentication", () => {
     });
   });
 
-  it("answers 401 with a bare challenge when the key is missing", async () => {
-    const res = await callWorker("/v1/users/1/sessions");
-    expect(res.status).toBe(401);
-    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="session-gate"');
-  });
+  it.each([
+    ["POST", "/v1/sessions", JSON.stringify({ user_id: 1 })],
+    ["DELETE", `/v1/sessions/${crypto.randomUUID()}`, undefined],
+    ["POST", "/v1/users/1/sessions/revoke", JSON.stringify({ reason: "admin_revoke" })],
+    ["GET", "/v1/users/1/sessions", undefined],
+  ])(
+    "%s %s answers 401 with a bare challenge without the key, and invalid_token with a wrong one",
+    async (method, path, body) => {
+      const init = (headers: Record<string, string>) => ({
+        method,
+        headers: { ...headers, "content-type": "application/json" },
+        body,
+      });
+      const missing = await callWorker(path, init({}));
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get("www-authenticate")).toBe('Bearer realm="session-gate"');
+      expect(((await missing.json()) as { error: string }).error).toBe("unauthorized");
+      const wrong = await callWorker(path, init({ authorization: `Bearer ${TEST_ADMIN_API_KEY}x` }));
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers.get("www-authenticate")).toBe('Bearer realm="session-gate", error="invalid_token"');
+    },
+  );
 
   it.each([
     ["a wrong key", `Bearer ${TEST_ADMIN_API_KEY}x`],

@@ -1,9 +1,9 @@
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { sessionAuth } from "../../src/index";
-import type { ValidSession } from "../../src/sessions/outcome";
-import type { Env } from "../../src/types";
+import type { Env } from "../../src/config";
+import { sessionAuth } from "../../src/library";
+import type { ValidSession } from "../../src/sessions/session";
 import { createTenant, insertSession, newToken } from "../helpers/db";
 import { faultyDatabases } from "../helpers/worker";
 

@@ -2,11 +2,12 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Env } from "../../src/config";
 import { getConfig } from "../../src/config";
 import { createDb, DatabaseError, type Db } from "../../src/db/client";
-import worker, { SessionValidator, sessionAuth } from "../../src/index";
-import { runExpiryJob } from "../../src/jobs/expire";
-import type { Env } from "../../src/types";
+import worker, { SessionValidator } from "../../src/index";
+import { runExpiryJob } from "../../src/jobs/expiry-job";
+import { sessionAuth } from "../../src/library";
 import { createUser, insertSession, readSession, sql } from "../helpers/db";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
 import { TEST_SECRETS } from "../secrets";

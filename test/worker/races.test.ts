@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/config";
 import { createDb } from "../../src/db/client";
-import { runExpiryJob } from "../../src/jobs/expire";
+import { runExpiryJob } from "../../src/jobs/expiry-job";
 import { createUser, insertSession, type SessionSpec, sql, type TestSession } from "../helpers/db";
 import { bearer, callWorker } from "../helpers/worker";
 

@@ -2,9 +2,9 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { constantTimeEqual } from "../../src/auth/admin-key";
-import { hashToken } from "../../src/auth/token-hash";
 import worker from "../../src/index";
+import { constantTimeEqual } from "../../src/middleware/admin-auth";
+import { hashToken } from "../../src/sessions/check-hash";
 import { createUser, insertSession, sql } from "../helpers/db";
 import { captureLogs } from "../helpers/logs";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { hashToken } from "../../src/auth/token-hash";
+import { hashToken } from "../../src/sessions/check-hash";
 import { countedDatabase, createTenant, insertSession, newToken, readSession, sql } from "../helpers/db";
 import { captureLogs, events } from "../helpers/logs";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";

@@ -2,12 +2,12 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { sql as drizzleSql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Env } from "../../src/config";
 import { getConfig } from "../../src/config";
 import { createDb, DatabaseError, queryRows } from "../../src/db/client";
-import { endExpiredSessionsQuery, endInconsistentSessionsQuery } from "../../src/db/expire-sessions";
+import { endExpiredSessionsQuery, endInconsistentSessionsQuery } from "../../src/db/expiry-statements";
 import worker from "../../src/index";
-import { type ExpiryRunSummary, runExpiryJob } from "../../src/jobs/expire";
-import type { Env } from "../../src/types";
+import { type ExpiryRunSummary, runExpiryJob } from "../../src/jobs/expiry-job";
 import { createTenant, createUser, insertSession, readSession, type SessionSpec, sql } from "../helpers/db";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
 

@@ -1,17 +1,5 @@
 import type { AppType } from "./constants";
-
-/** What the apps behind us learn about a valid session: identity and timing, never the hash. */
-export interface ValidSession {
-  id: string;
-  userId: number;
-  tenantId: number | null;
-  appType: AppType;
-  /** ISO-8601 UTC times, as the database computed them. */
-  createdAt: string;
-  lastActivityAt: string;
-  absoluteExpiresAt: string;
-  idleExpiresAt: string;
-}
+import type { ValidSession } from "./session";
 
 /** Why a presented token does not let the request through. Only logs see the finer distinctions. */
 export type RejectReason =

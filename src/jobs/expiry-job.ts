@@ -5,7 +5,7 @@ import {
   endInconsistentSessions,
   purgeEndedSessions,
   type TimeoutReason,
-} from "../db/expire-sessions";
+} from "../db/expiry-statements";
 import { logEvent } from "../log";
 
 /** What one run did; logged as one JSON line and returned. */

@@ -14,7 +14,7 @@
  */
 import { parseConfig } from "../src/config";
 import { createDb } from "../src/db/client";
-import { runExpiryJob } from "../src/jobs/expire";
+import { runExpiryJob } from "../src/jobs/expiry-job";
 import { describeError } from "./describe-error";
 import { type StandIn, startStandIn } from "./standin/index";
 

@@ -1,3 +1,4 @@
+import { fromBase64url, toBase64url } from "../base64url";
 import { ERROR_CODES, httpError } from "../errors";
 
 /*
@@ -10,17 +11,12 @@ const CURSOR =
 const YEAR_1 = Date.parse("0001-01-01T00:00:00Z");
 
 export function encodeCursor(position: { createdAt: string; id: string }): string {
-  return btoa(`${position.createdAt}|${position.id}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64url(`${position.createdAt}|${position.id}`);
 }
 
 export function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  let decoded = "";
-  try {
-    decoded = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-  } catch {
-    // Not base64: reported below like any other malformed cursor.
-  }
-  const match = CURSOR.exec(decoded);
+  // Not base64url decodes to "", reported below like any other malformed cursor.
+  const match = CURSOR.exec(fromBase64url(cursor) ?? "");
   // A real instant only: Date.parse accepts year 0 and rolls Feb 30 or 24:00 over, PostgreSQL refuses or differs.
   const at = match?.[1] === undefined ? Number.NaN : Date.parse(match[1]);
   if (

@@ -1,9 +1,9 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../app-env";
 import { ERROR_CODES, httpError } from "../errors";
-import type { AppEnv } from "../types";
-import { readBearerToken } from "./bearer";
+import { readBearerToken } from "../sessions/check-bearer";
 
 /**
  * Admin endpoints take `Authorization: Bearer <ADMIN_API_KEY>`. Both sides are hashed first, so

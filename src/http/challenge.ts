@@ -1,6 +1,6 @@
 import type { HTTPException } from "hono/http-exception";
 import { ERROR_CODES, httpError } from "../errors";
-import type { RejectReason } from "../sessions/outcome";
+import type { RejectReason } from "../sessions/check-outcome";
 
 /*
  * RFC 6750 §3 responses. Two deliberate choices:

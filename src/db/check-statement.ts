@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { AppType } from "../sessions/constants";
-import type { ValidSession } from "../sessions/outcome";
+import type { ValidSession } from "../sessions/session";
 import { type Db, type PreparedStatement, prepareStatement, queryPrepared } from "./client";
 import { expiryRule, intValue, isoTimestamp } from "./expiry-rule";
 

@@ -1,8 +1,8 @@
-import { zValidator } from "@hono/zod-validator";
 import type { MiddlewareHandler, ValidationTargets } from "hono";
-import type { ZodType, z } from "zod";
+import { resolver, uniqueSymbol, validator } from "hono-openapi";
+import type * as z from "zod";
+import type { AppEnv } from "../app-env";
 import { ERROR_CODES, httpError } from "../errors";
-import type { AppEnv } from "../types";
 
 type Issue = { path: string; message: string };
 
@@ -14,19 +14,26 @@ function invalid(target: string, issues: Issue[]) {
   });
 }
 
-function issuesOf(
-  error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] },
-  target: string,
-): Issue[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join(".") || target, message: issue.message }));
+/** Standard Schema issues (zod's): a path segment is a key or `{ key }`. */
+type StandardIssue = { message: string; path?: readonly (PropertyKey | { key: PropertyKey })[] | undefined };
+
+function issuesOf(issues: readonly StandardIssue[], target: string): Issue[] {
+  return issues.map((issue) => ({
+    path: (issue.path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".") || target,
+    message: issue.message,
+  }));
 }
 
 /**
- * Hono's validator with this service's error shape: a failing input answers
- * 400 `{"error": "invalid_request", "issues": [{path, message}, ...]}`, one entry per bad field.
+ * A validated input (query, path parameters) with this service's error shape: a failing input
+ * answers 400 `{"error": "invalid_request", "issues": [{path, message}, ...]}`, one entry per bad
+ * field. The schema also describes the input in /openapi.json.
  */
-export function input<Target extends keyof ValidationTargets, Schema extends ZodType>(target: Target, schema: Schema) {
-  return zValidator(target, schema, (result) => {
+export function input<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
+  target: Target,
+  schema: Schema,
+) {
+  return validator(target, schema, (result) => {
     if (!result.success) throw invalid(target, issuesOf(result.error, target));
   });
 }
@@ -37,12 +44,13 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
  * A JSON body, validated like `input("json", ...)` but strict about the envelope: Hono's own json
  * validator reads a body of any other content type as `{}`, which would let a form post or plain
  * text pass as "no fields". Here a non-JSON body is a 400; with `optional`, an empty body is `{}`.
+ * It describes itself as the operation's requestBody in /openapi.json.
  */
-export function jsonBody<Schema extends ZodType>(
+export function jsonBody<Schema extends z.ZodType>(
   schema: Schema,
   options: { optional?: boolean } = {},
 ): MiddlewareHandler<AppEnv, string, { in: { json: z.input<Schema> }; out: { json: z.output<Schema> } }> {
-  return async (c, next) => {
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const text = await c.req.text();
     let value: unknown = {};
     if (text.trim() !== "" || !options.optional) {
@@ -57,8 +65,16 @@ export function jsonBody<Schema extends ZodType>(
       }
     }
     const result = schema.safeParse(value);
-    if (!result.success) throw invalid("json", issuesOf(result.error, "body"));
+    if (!result.success) throw invalid("json", issuesOf(result.error.issues, "body"));
     c.req.addValidatedData("json", result.data as object);
     await next();
   };
+  // hono-openapi reads this marker to describe the body.
+  return Object.assign(middleware, {
+    [uniqueSymbol]: {
+      spec: {
+        requestBody: { required: !options.optional, content: { "application/json": { schema: resolver(schema) } } },
+      },
+    },
+  });
 }

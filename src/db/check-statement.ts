@@ -1,8 +1,10 @@
 import { type SQL, sql } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { AppType } from "../sessions/constants";
 import type { ValidSession } from "../sessions/session";
 import { type Db, type PreparedStatement, prepareStatement, queryPrepared } from "./client";
 import { expiryRule, intValue, isoTimestamp } from "./expiry-rule";
+import { columnName, sessionsAs, sessionsTable } from "./sessions-alias";
 
 export type SessionLookup =
   | { status: "valid"; session: ValidSession }
@@ -84,9 +86,9 @@ const CHECK_CALL: PreparedStatement = prepareStatement(
 
 /**
  * The check as one statement:
- * - `target` reads the row as of the statement's snapshot: a logout or revoke committed before the
+ * - `t` reads the row as of the statement's snapshot: a logout or revoke committed before the
  *   statement started is seen, so such a session is never answered valid.
- * - `changed` is the only write, and only when one is due: an expired row is ended by the shared
+ * - `c` (changed) is the only write, and only when one is due: an expired row is ended by the shared
  *   expiry rule, or a live one has `last_activity_at` moved because it is older than the touch
  *   interval. PostgreSQL writes a new row version for every row an UPDATE matches, even when
  *   nothing changes, so a busy session costs at most one write per interval.
@@ -98,35 +100,39 @@ const CHECK_CALL: PreparedStatement = prepareStatement(
  *   answer errs on the side of refusing.
  */
 export function buildCheckQuery(options: { tokenHash: SQL; idleTimeoutMinutes: SQL; touchIntervalSeconds: SQL }): SQL {
-  const snapshot = expiryRule("t", options.idleTimeoutMinutes);
-  const current = expiryRule("s", options.idleTimeoutMinutes);
-  const touchDue = sql`t.last_activity_at < now() - make_interval(secs => ${intValue(options.touchIntervalSeconds)})`;
-  return sql`with target as (
-      select t.id, t.user_id, t.tenant_id, t.app_type, t.created_at, t.last_activity_at, t.absolute_expires_at,
+  // `t` is the row as the snapshot saw it (and the CTE of the same name), `s` the row the UPDATE writes.
+  const [t, s] = [sessionsAs("t"), sessionsAs("s")];
+  const snapshot = expiryRule(t, options.idleTimeoutMinutes);
+  const current = expiryRule(s, options.idleTimeoutMinutes);
+  const touchDue = sql`${t.lastActivityAt} < now() - make_interval(secs => ${intValue(options.touchIntervalSeconds)})`;
+  const set = (column: AnyPgColumn, value: SQL) => sql`${columnName(column)} = ${value}`;
+  const lastActivityAt = sql`coalesce(c.${columnName(s.lastActivityAt)}, ${t.lastActivityAt})`;
+  return sql`with t as (
+      select ${t.id}, ${t.userId}, ${t.tenantId}, ${t.appType}, ${t.createdAt}, ${t.lastActivityAt}, ${t.absoluteExpiresAt},
         ${snapshot.isLive} as live, ${snapshot.isExpired} as expired, ${touchDue} as touch_due
-      from sessions t where t.session_token_hash = ${options.tokenHash}
-    ), changed as (
-      update sessions s set
-        is_active = not t.expired,
-        revoke_reason = case when t.expired then ${current.reason} else s.revoke_reason end,
-        ended_at = case when t.expired then ${current.endedAt} else s.ended_at end,
-        revoked_at = case when t.expired then now() else s.revoked_at end,
-        last_activity_at = case when t.expired then s.last_activity_at else greatest(s.last_activity_at, now()) end
-      from target t
-      where s.id = t.id and t.live and (t.expired or t.touch_due) and ${current.isLive} and ${current.isExpired} = t.expired
-      returning s.is_active, s.revoke_reason, s.last_activity_at
+      from ${sessionsTable(t)} where ${t.sessionTokenHash} = ${options.tokenHash}
+    ), c as (
+      update ${sessionsTable(s)} set
+        ${set(s.isActive, sql`not t.expired`)},
+        ${set(s.revokeReason, sql`case when t.expired then ${current.reason} else ${s.revokeReason} end`)},
+        ${set(s.endedAt, sql`case when t.expired then ${current.endedAt} else ${s.endedAt} end`)},
+        ${set(s.revokedAt, sql`case when t.expired then now() else ${s.revokedAt} end`)},
+        ${set(s.lastActivityAt, sql`case when t.expired then ${s.lastActivityAt} else greatest(${s.lastActivityAt}, now()) end`)}
+      from t
+      where ${s.id} = ${t.id} and t.live and (t.expired or t.touch_due) and ${current.isLive} and ${current.isExpired} = t.expired
+      returning ${s.isActive}, ${s.revokeReason}, ${s.lastActivityAt}
     )
-    select t.id, t.user_id, t.tenant_id, t.app_type::varchar,
+    select ${t.id}, ${t.userId}, ${t.tenantId}, ${t.appType}::varchar,
       case
         when not t.live then 'inactive'
-        when c.is_active is null then case when t.expired or t.touch_due then 'inactive' else 'valid' end
-        when c.is_active then 'valid'
+        when c.${columnName(s.isActive)} is null then case when t.expired or t.touch_due then 'inactive' else 'valid' end
+        when c.${columnName(s.isActive)} then 'valid'
         else 'expired'
       end::text as status,
-      c.revoke_reason::varchar as ended_reason,
-      ${isoTimestamp(sql`t.created_at`)} as created_at,
-      ${isoTimestamp(sql`coalesce(c.last_activity_at, t.last_activity_at)`)} as last_activity_at,
-      ${isoTimestamp(sql`t.absolute_expires_at`)} as absolute_expires_at,
-      ${isoTimestamp(sql`coalesce(c.last_activity_at, t.last_activity_at) + make_interval(mins => ${intValue(options.idleTimeoutMinutes)})`)} as idle_expires_at
-    from target t left join changed c on true`;
+      c.${columnName(s.revokeReason)}::varchar as ended_reason,
+      ${isoTimestamp(sql`${t.createdAt}`)} as created_at,
+      ${isoTimestamp(lastActivityAt)} as last_activity_at,
+      ${isoTimestamp(sql`${t.absoluteExpiresAt}`)} as absolute_expires_at,
+      ${isoTimestamp(sql`${lastActivityAt} + make_interval(mins => ${intValue(options.idleTimeoutMinutes)})`)} as idle_expires_at
+    from t left join c on true`;
 }

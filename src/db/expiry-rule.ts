@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import type { SessionsAlias } from "./sessions-alias";
 
 /**
  * The expiry rule, defined once and evaluated by the database (its `now()`, never the edge's
@@ -27,14 +28,17 @@ export interface ExpiryRule {
   endedAt: SQL;
 }
 
-/** `idleTimeoutMinutes` is a number, or SQL naming it (a parameter of the check function). */
-export function expiryRule(alias: string, idleTimeoutMinutes: number | SQL): ExpiryRule {
-  const lastActivityAt = sql.raw(`${alias}.last_activity_at`);
-  const absoluteExpiresAt = sql.raw(`${alias}.absolute_expires_at`);
+/**
+ * The rule over the row that `table` (an alias of `sessions`) names. `idleTimeoutMinutes` is a
+ * number, or SQL naming it (a parameter of the check function).
+ */
+export function expiryRule(table: SessionsAlias, idleTimeoutMinutes: number | SQL): ExpiryRule {
+  const lastActivityAt = sql`${table.lastActivityAt}`;
+  const absoluteExpiresAt = sql`${table.absoluteExpiresAt}`;
   const idleTimeout = sql`make_interval(mins => ${intValue(idleTimeoutMinutes)})`;
   const idleExpiresAt = sql`(${lastActivityAt} + ${idleTimeout})`;
   return {
-    isLive: sql.raw(`(${alias}.is_active and ${alias}.ended_at is null and ${alias}.revoked_at is null)`),
+    isLive: sql`(${table.isActive} and ${table.endedAt} is null and ${table.revokedAt} is null)`,
     idleExpiresAt,
     absoluteReached: sql`${absoluteExpiresAt} <= now()`,
     idleReached: sql`${lastActivityAt} <= now() - ${idleTimeout}`,

@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { RevokeReason } from "../sessions/constants";
 import { type Db, queryRows } from "./client";
 import { expiryRule } from "./expiry-rule";
+import { columnName, type SessionsAlias, sessionsAs, sessionsTable } from "./sessions-alias";
 
 /*
  * The expiry job's statements. Neon's HTTP endpoint has no interactive transactions, so each batch
@@ -37,25 +38,28 @@ export type ExpiryScan = "absolute" | "idle";
  * validation leaves them alone.
  */
 export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; limit: number; scan: ExpiryScan }): SQL {
-  const candidate = expiryRule("c", options.idleTimeoutMinutes);
-  const current = expiryRule("s", options.idleTimeoutMinutes);
+  // `c` is a candidate as the scan found it, `s` the row the UPDATE writes.
+  const [c, s] = [sessionsAs("c"), sessionsAs("s")];
+  const candidate = expiryRule(c, options.idleTimeoutMinutes);
+  const current = expiryRule(s, options.idleTimeoutMinutes);
   const [reached, order] =
     options.scan === "absolute"
-      ? [candidate.absoluteReached, sql`c.absolute_expires_at`]
-      : [candidate.idleReached, sql`c.last_activity_at`];
+      ? [candidate.absoluteReached, c.absoluteExpiresAt]
+      : [candidate.idleReached, c.lastActivityAt];
   return sql`with picked as (
-      select c.id from sessions c
-      where c.is_active and ${reached} and ${candidate.isLive}
+      select ${c.id} from ${sessionsTable(c)}
+      where ${c.isActive} and ${reached} and ${candidate.isLive}
       order by ${order}
       limit ${options.limit}::int
       for update skip locked
     ), ended as (
-      update sessions s
-      set is_active = false, revoke_reason = ${current.reason}, ended_at = ${current.endedAt}, revoked_at = now()
-      where s.id = any(array(select id from picked)) and ${current.isLive} and ${current.isExpired}
-      returning s.revoke_reason
+      update ${sessionsTable(s)}
+      set ${columnName(s.isActive)} = false, ${columnName(s.revokeReason)} = ${current.reason},
+        ${columnName(s.endedAt)} = ${current.endedAt}, ${columnName(s.revokedAt)} = now()
+      where ${s.id} = any(array(select ${columnName(c.id)} from picked)) and ${current.isLive} and ${current.isExpired}
+      returning ${s.revokeReason}
     )
-    select revoke_reason as reason, count(*)::int as sessions from ended group by revoke_reason`;
+    select ${columnName(s.revokeReason)} as reason, count(*)::int as sessions from ended group by ${columnName(s.revokeReason)}`;
 }
 
 /**
@@ -95,20 +99,21 @@ export async function endInconsistentSessions(db: Db, options: { limit: number }
  * makes a partial index (`ix_sessions_half_ended`, or one over active rows) the cheap way.
  */
 export function endInconsistentSessionsQuery(options: { limit: number }): SQL {
-  const inconsistent = (alias: string) =>
-    sql.raw(`(${alias}.is_active and (${alias}.ended_at is not null or ${alias}.revoked_at is not null))`);
+  const [c, s] = [sessionsAs("c"), sessionsAs("s")];
+  const inconsistent = (table: SessionsAlias) =>
+    sql`(${table.isActive} and (${table.endedAt} is not null or ${table.revokedAt} is not null))`;
   return sql`with picked as (
-      select c.id from sessions c
-      where ${inconsistent("c")}
-      order by c.id
+      select ${c.id} from ${sessionsTable(c)}
+      where ${inconsistent(c)}
+      order by ${c.id}
       limit ${options.limit}::int
       for update skip locked
     ), repaired as (
-      update sessions s
-      set is_active = false, revoke_reason = ${CLEANUP_REASON},
-        ended_at = coalesce(s.ended_at, s.revoked_at), revoked_at = coalesce(s.revoked_at, now())
+      update ${sessionsTable(s)}
+      set ${columnName(s.isActive)} = false, ${columnName(s.revokeReason)} = ${CLEANUP_REASON},
+        ${columnName(s.endedAt)} = coalesce(${s.endedAt}, ${s.revokedAt}), ${columnName(s.revokedAt)} = coalesce(${s.revokedAt}, now())
       from picked p
-      where s.id = p.id and ${inconsistent("s")}
+      where ${s.id} = p.${columnName(c.id)} and ${inconsistent(s)}
       returning 1
     )
     select count(*)::int as sessions from repaired`;
@@ -119,19 +124,20 @@ export function endInconsistentSessionsQuery(options: { limit: number }): SQL {
  * now(). Rows ended without an `ended_at` are kept: there is no moment to measure retention from.
  */
 export async function purgeEndedSessions(db: Db, options: { retentionDays: number; limit: number }): Promise<number> {
-  const pastRetention = (alias: string) =>
-    sql`(not ${sql.raw(alias)}.is_active and ${sql.raw(alias)}.ended_at < now() - make_interval(days => ${options.retentionDays}::int))`;
+  const [c, s] = [sessionsAs("c"), sessionsAs("s")];
+  const pastRetention = (table: SessionsAlias) =>
+    sql`(not ${table.isActive} and ${table.endedAt} < now() - make_interval(days => ${options.retentionDays}::int))`;
   const rows = await queryRows<{ sessions: number }>(
     db,
     sql`with picked as (
-      select c.id from sessions c
-      where ${pastRetention("c")}
+      select ${c.id} from ${sessionsTable(c)}
+      where ${pastRetention(c)}
       limit ${options.limit}::int
       for update skip locked
     ), purged as (
-      delete from sessions s
+      delete from ${sessionsTable(s)}
       using picked p
-      where s.id = p.id and ${pastRetention("s")}
+      where ${s.id} = p.${columnName(c.id)} and ${pastRetention(s)}
       returning 1
     )
     select count(*)::int as sessions from purged`,

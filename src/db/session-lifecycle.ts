@@ -1,20 +1,29 @@
 import { type SQL, sql } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { AppType, RevokeReason } from "../sessions/constants";
 import type { Session } from "../sessions/session";
 import { DatabaseError, type Db, queryRows } from "./client";
 import { expiryRule, isoTimestamp } from "./expiry-rule";
+import { sessions } from "./schema";
+import { columnName, sessionsAs, sessionsTable } from "./sessions-alias";
 
-/** A `Session` from alias `s`: the `to_dict` columns, with the effective `isActive` by the shared expiry rule. */
+/** Every statement here names the row it reads or writes `s`. */
+const s = sessionsAs("s");
+
+/** A `Session` from `s`: the `to_dict` columns, with the effective `isActive` by the shared expiry rule. */
 function sessionColumns(idleTimeoutMinutes: number): SQL {
-  const rule = expiryRule("s", idleTimeoutMinutes);
-  return sql`s.id, s.user_id as "userId", s.tenant_id as "tenantId",
-    ${isoTimestamp(sql`s.created_at`)} as "createdAt",
-    ${isoTimestamp(sql`s.last_activity_at`)} as "lastActivityAt",
-    ${isoTimestamp(sql`s.absolute_expires_at`)} as "absoluteExpiresAt",
-    s.ip_address as "ipAddress", (${rule.isLive} and not ${rule.isExpired}) as "isActive",
-    ${isoTimestamp(sql`s.revoked_at`)} as "revokedAt", s.revoke_reason as "revokeReason",
-    ${isoTimestamp(sql`s.ended_at`)} as "endedAt", s.app_type as "appType"`;
+  const rule = expiryRule(s, idleTimeoutMinutes);
+  return sql`${s.id}, ${s.userId} as "userId", ${s.tenantId} as "tenantId",
+    ${isoTimestamp(sql`${s.createdAt}`)} as "createdAt",
+    ${isoTimestamp(sql`${s.lastActivityAt}`)} as "lastActivityAt",
+    ${isoTimestamp(sql`${s.absoluteExpiresAt}`)} as "absoluteExpiresAt",
+    ${s.ipAddress} as "ipAddress", (${rule.isLive} and not ${rule.isExpired}) as "isActive",
+    ${isoTimestamp(sql`${s.revokedAt}`)} as "revokedAt", ${s.revokeReason} as "revokeReason",
+    ${isoTimestamp(sql`${s.endedAt}`)} as "endedAt", ${s.appType} as "appType"`;
 }
+
+/** The column list of an INSERT. */
+const columns = (...list: AnyPgColumn[]) => sql.join(list.map(columnName), sql`, `);
 
 export interface NewSession {
   userId: number;
@@ -33,15 +42,15 @@ export type InsertSessionResult = Session | { missing: "user" | "tenant" };
  * defaults for `id`, `is_active` or `app_type` (its model sets them in Python). The absolute
  * expiry is computed from the database's clock. An unknown user or tenant is an expected miss.
  */
-export async function insertSession(db: Db, s: NewSession, idleTimeoutMinutes: number): Promise<InsertSessionResult> {
+export async function insertSession(db: Db, n: NewSession, idleTimeoutMinutes: number): Promise<InsertSessionResult> {
+  const t = sessions;
   try {
     const rows = await queryRows<Session>(
       db,
-      sql`insert into sessions as s (id, user_id, session_token_hash, created_at, last_activity_at, absolute_expires_at,
-          ip_address, user_agent, tenant_id, is_active, app_type)
-        values (gen_random_uuid(), ${s.userId}, ${s.tokenHash}, now(), now(),
-          now() + make_interval(secs => ${s.absoluteTimeoutSeconds}::double precision),
-          ${s.ipAddress}, ${s.userAgent}, ${s.tenantId}, true, ${s.appType})
+      sql`insert into ${sessionsTable(s)} (${columns(t.id, t.userId, t.sessionTokenHash, t.createdAt, t.lastActivityAt, t.absoluteExpiresAt, t.ipAddress, t.userAgent, t.tenantId, t.isActive, t.appType)})
+        values (gen_random_uuid(), ${n.userId}, ${n.tokenHash}, now(), now(),
+          now() + make_interval(secs => ${n.absoluteTimeoutSeconds}::double precision),
+          ${n.ipAddress}, ${n.userAgent}, ${n.tenantId}, true, ${n.appType})
         returning ${sessionColumns(idleTimeoutMinutes)}`,
     );
     return rows[0] as Session;
@@ -56,7 +65,7 @@ export async function insertSession(db: Db, s: NewSession, idleTimeoutMinutes: n
 export async function findSessionById(db: Db, id: string, idleTimeoutMinutes: number): Promise<Session | null> {
   const rows = await queryRows<Session>(
     db,
-    sql`select ${sessionColumns(idleTimeoutMinutes)} from sessions s where s.id = ${id}`,
+    sql`select ${sessionColumns(idleTimeoutMinutes)} from ${sessionsTable(s)} where ${s.id} = ${id}`,
   );
   return rows[0] ?? null;
 }
@@ -73,17 +82,17 @@ export async function findSessionById(db: Db, id: string, idleTimeoutMinutes: nu
  * or committed its touch first.
  */
 async function endSessions(db: Db, which: SQL, reason: RevokeReason, idleTimeoutMinutes: number): Promise<number> {
-  const rule = expiryRule("s", idleTimeoutMinutes);
+  const rule = expiryRule(s, idleTimeoutMinutes);
   const rows = await queryRows<{ id: string; revoked: boolean }>(
     db,
     sql`with locked as (
-        select s.id from sessions s where ${which} and ${rule.isLive} order by s.id for update
+        select ${s.id} from ${sessionsTable(s)} where ${which} and ${rule.isLive} order by ${s.id} for update
       )
-      update sessions s set is_active = false, revoked_at = now(),
-        revoke_reason = case when ${rule.isExpired} then ${rule.reason} else ${reason} end,
-        ended_at = case when ${rule.isExpired} then ${rule.endedAt} else now() end
-      where s.id = any(array(select id from locked)) and ${rule.isLive}
-      returning s.id, (s.revoke_reason = ${reason}) as revoked`,
+      update ${sessionsTable(s)} set ${columnName(s.isActive)} = false, ${columnName(s.revokedAt)} = now(),
+        ${columnName(s.revokeReason)} = case when ${rule.isExpired} then ${rule.reason} else ${reason} end,
+        ${columnName(s.endedAt)} = case when ${rule.isExpired} then ${rule.endedAt} else now() end
+      where ${s.id} = any(array(select ${columnName(s.id)} from locked)) and ${rule.isLive}
+      returning ${s.id}, (${s.revokeReason} = ${reason}) as revoked`,
   );
   return rows.filter((row) => row.revoked).length;
 }
@@ -95,7 +104,7 @@ export async function endSession(
   reason: RevokeReason,
   idleTimeoutMinutes: number,
 ): Promise<boolean> {
-  return (await endSessions(db, sql`s.id = ${id}`, reason, idleTimeoutMinutes)) === 1;
+  return (await endSessions(db, sql`${s.id} = ${id}`, reason, idleTimeoutMinutes)) === 1;
 }
 
 /** Ends every live session of a user, except one if given; returns how many were live. */
@@ -105,8 +114,8 @@ export async function endSessionsOfUser(
   reason: RevokeReason,
   options: { exceptSessionId?: string; idleTimeoutMinutes: number },
 ): Promise<number> {
-  const except = options.exceptSessionId === undefined ? sql`true` : sql`s.id <> ${options.exceptSessionId}`;
-  return endSessions(db, sql`s.user_id = ${userId} and ${except}`, reason, options.idleTimeoutMinutes);
+  const except = options.exceptSessionId === undefined ? sql`true` : sql`${s.id} <> ${options.exceptSessionId}`;
+  return endSessions(db, sql`${s.userId} = ${userId} and ${except}`, reason, options.idleTimeoutMinutes);
 }
 
 export interface SessionPage {
@@ -121,18 +130,18 @@ export async function listSessionsOfUser(
   userId: number,
   options: { active?: boolean; limit: number; after?: { createdAt: string; id: string }; idleTimeoutMinutes: number },
 ): Promise<SessionPage> {
-  const rule = expiryRule("s", options.idleTimeoutMinutes);
+  const rule = expiryRule(s, options.idleTimeoutMinutes);
   const live = sql`(${rule.isLive} and not ${rule.isExpired})`;
   const activeFilter = options.active === undefined ? sql`true` : options.active ? live : sql`not ${live}`;
   const afterFilter =
     options.after === undefined
       ? sql`true`
-      : sql`(s.created_at, s.id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)`;
+      : sql`(${s.createdAt}, ${s.id}) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)`;
   const rows = await queryRows<Session>(
     db,
-    sql`select ${sessionColumns(options.idleTimeoutMinutes)} from sessions s
-      where s.user_id = ${userId} and ${activeFilter} and ${afterFilter}
-      order by s.created_at desc, s.id desc
+    sql`select ${sessionColumns(options.idleTimeoutMinutes)} from ${sessionsTable(s)}
+      where ${s.userId} = ${userId} and ${activeFilter} and ${afterFilter}
+      order by ${s.createdAt} desc, ${s.id} desc
       limit ${options.limit + 1}::int`,
   );
   const sessions = rows.slice(0, options.limit);

@@ -4,13 +4,14 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { createDb, queryRows } from "../../src/db/client";
 import { expiryRule } from "../../src/db/expiry-rule";
+import { sessionsAs } from "../../src/db/sessions-alias";
 
 /*
  * The rule evaluated at exact instants, in one statement so `now()` is the same everywhere: the
  * boundary cases a test through HTTP cannot hit, because time passes between its statements.
  */
 const db = createDb(parseConfig(env as unknown as Record<string, unknown>));
-const rule = expiryRule("t", 30);
+const rule = expiryRule(sessionsAs("t"), 30);
 
 async function evaluate(lastActivity: string, absoluteExpires: string) {
   const [row] = await queryRows<{

@@ -15,10 +15,10 @@ export default defineConfig({
     reporters: ["default", "./test/reporters/no-secrets.ts"],
     projects: [
       {
-        // Pure functions and the stand-in's contract with the genuine driver, in Node.
+        // In Node: the stand-in's contract with the genuine driver, the migrations, the docs.
         test: {
           name: "node",
-          include: ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts"],
+          include: ["test/contract/**/*.test.ts"],
           environment: "node",
           testTimeout: 30_000,
           hookTimeout: 60_000,

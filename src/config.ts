@@ -202,6 +202,14 @@ export const VARIABLE_DOCS = Object.fromEntries(
   Object.entries(VARIABLES).map(([name, schema]) => [name, schema.meta() as VariableMeta]),
 ) as Record<VariableName, VariableMeta>;
 
+/** Each variable's value when it is not set: its default, `undefined` when optional, or "required". */
+export const VARIABLE_DEFAULTS = Object.fromEntries(
+  Object.entries(VARIABLES).map(([name, schema]) => {
+    const parsed = schema.safeParse(undefined);
+    return [name, parsed.success ? parsed.data : "required"];
+  }),
+) as Record<VariableName, unknown>;
+
 const SECRET_VARIABLES = WORKER_VARIABLES.filter((name) => VARIABLE_DOCS[name].secret);
 
 /**

@@ -12,7 +12,7 @@ export default {
   scheduled(_controller, env, ctx) {
     const config = getConfig(env);
     // No request deadline on this handle: a batch of thousands of rows may take longer than a
-    // validation may, and the job's time budget already decides when to stop starting batches.
+    // check may, and the job's time budget already decides when to stop starting batches.
     ctx.waitUntil(runExpiryJob(createDb(config), config));
   },
 } satisfies ExportedHandler<Env>;

@@ -75,20 +75,3 @@ export function formatTransactionModes(options: BatchOptions): string {
   }
   return modes.join(", ");
 }
-
-/**
- * Opens the backend the stand-in serves: the PostgreSQL server named by `databaseUrl`, or an
- * in-memory PGlite when there is none (no server needed, but 2-3 s to start and ~700 MB).
- */
-export async function openBackend(
-  databaseUrl?: string,
-  options: { log?: (line: string) => void } = {},
-): Promise<Backend> {
-  // Imported lazily so that serving one backend never loads the other's driver (PGlite is large).
-  if (databaseUrl) {
-    const { openPgBackend } = await import("./pg-backend");
-    return openPgBackend(databaseUrl, options);
-  }
-  const { openPgliteBackend } = await import("./pglite-backend");
-  return openPgliteBackend();
-}

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { type Backend, openBackend } from "./backend";
+import type { Backend } from "./backend";
 import { createStandInServer, type RequestStats } from "./server";
 
 export type { Backend, QueryResultWire } from "./backend";
@@ -84,4 +84,18 @@ export async function startStandIn(options: {
       await backend.close();
     },
   };
+}
+
+/**
+ * Opens the backend the stand-in serves: the PostgreSQL server named by `databaseUrl`, or an
+ * in-memory PGlite when there is none (no server needed, but 2-3 s to start and ~700 MB).
+ */
+async function openBackend(databaseUrl?: string, options: { log?: (line: string) => void } = {}): Promise<Backend> {
+  // Imported lazily so that serving one backend never loads the other's driver (PGlite is large).
+  if (databaseUrl) {
+    const { openPgBackend } = await import("./pg-backend");
+    return openPgBackend(databaseUrl, options);
+  }
+  const { openPgliteBackend } = await import("./pglite-backend");
+  return openPgliteBackend();
 }

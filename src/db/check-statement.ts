@@ -44,7 +44,7 @@ export const CHECK_COLUMNS = [
 ] as const;
 
 /**
- * Validates, touches and lazily expires a session in ONE statement (one round trip), by calling
+ * Checks, touches and lazily expires a session in ONE statement (one round trip), by calling
  * the `session_gate_check` function (src/db/check-function.ts) that a migration installs with the
  * statement below as its body. A function's plan is kept per connection, so PostgreSQL parses and
  * plans this statement once rather than on every request.
@@ -86,7 +86,7 @@ const CHECK_CALL: PreparedStatement = prepareStatement(
 
 /**
  * The check as one statement:
- * - `t` reads the row as of the statement's snapshot: a logout or revoke committed before the
+ * - `t` reads the row as of the statement's snapshot: a logout or end committed before the
  *   statement started is seen, so such a session is never answered valid.
  * - `c` (changed) is the only write, and only when one is due: an expired row is ended by the shared
  *   expiry rule, or a live one has `last_activity_at` moved because it is older than the touch

@@ -3,7 +3,7 @@ import type { SessionsAlias } from "./sessions-alias";
 
 /**
  * The expiry rule, defined once and evaluated by the database (its `now()`, never the edge's
- * clock). The validation statement and the expiry job both build their SQL from here, so the two
+ * clock). The check statement and the expiry job both build their SQL from here, so the two
  * cannot drift apart.
  *
  * - expired: `now() >= absolute_expires_at` or `now() >= last_activity_at + idle timeout`; the seed's

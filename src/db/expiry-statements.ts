@@ -9,8 +9,8 @@ import { columnName, type SessionsAlias, sessionsAs, sessionsTable } from "./ses
  * is ONE statement and therefore atomic: it picks at most `limit` rows with `FOR UPDATE SKIP
  * LOCKED`, changes them, and reports what it changed from RETURNING.
  *
- * - SKIP LOCKED: a row another run (or a validation ending or touching it) holds is left for later
- *   instead of waited on, so the job never queues behind validations and two overlapping runs
+ * - SKIP LOCKED: a row another run (or a check ending or touching it) holds is left for later
+ *   instead of waited on, so the job never queues behind checks and two overlapping runs
  *   split the work instead of colliding.
  * - A row another run ended after this statement's snapshot was taken is re-read when it is locked
  *   (READ COMMITTED re-checks the WHERE clause on the latest version) and dropped; the UPDATE
@@ -35,7 +35,7 @@ export type ExpiryScan = "absolute" | "idle";
  * statistics lag behind). Whichever scan picks a row, the rule decides its reason and `ended_at`.
  * `= any(array(...))` makes the update primary-key lookups of exactly the picked rows. Rows that
  * are active but not live (half-revoked) are the repair pass's, never this one's, just as
- * validation leaves them alone.
+ * the check leaves them alone.
  */
 export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; limit: number; scan: ExpiryScan }): SQL {
   // `c` is a candidate as the scan found it, `s` the row the UPDATE writes.
@@ -81,7 +81,7 @@ export async function endExpiredSessions(
 
 /**
  * Ends up to `limit` rows another writer left half-done: `is_active` still true although
- * `ended_at` or `revoked_at` is set (active, but not live by the shared rule). Validation refuses
+ * `ended_at` or `revoked_at` is set (active, but not live by the shared rule). The check refuses
  * them already; this makes the row say so too.
  *
  * `ended_at` keeps the writer's own value, else its `revoked_at`: the session ended when it was

@@ -71,12 +71,10 @@ export const sessions = pgTable(
     // The expiry job scans only active rows; these stay small however many ended rows pile up.
     index("ix_sessions_active_last_activity_at").on(table.lastActivityAt).where(sql`is_active`),
     index("ix_sessions_active_absolute_expires_at").on(table.absoluteExpiresAt).where(sql`is_active`),
-    // Half-done revokes by other writers, for the repair pass: normally empty, so it costs nothing,
+    // Half-done ends by other writers, for the repair pass: normally empty, so it costs nothing,
     // and without it every run of the job would read the whole table to find none.
     index("ix_sessions_half_ended")
       .on(table.id)
       .where(sql`is_active and (ended_at is not null or revoked_at is not null)`),
   ],
 );
-
-export type SessionRow = typeof sessions.$inferSelect;

@@ -78,7 +78,7 @@ export async function findSessionById(db: Db, id: string, idleTimeoutMinutes: nu
  *
  * The rows are locked first, in id order: two of these statements ending overlapping sets (a
  * user's revoke-others racing an admin's revoke-all) would otherwise lock them in whatever order
- * their scans meet them and could deadlock. A racing validation either sees the end (and refuses)
+ * their scans meet them and could deadlock. A racing check either sees the end (and refuses)
  * or committed its touch first.
  */
 async function endSessions(db: Db, which: SQL, reason: RevokeReason, idleTimeoutMinutes: number): Promise<number> {

@@ -14,7 +14,7 @@ export interface CheckResult {
 
 /**
  * The session check behind every entry point (HTTP, middleware, service binding): syntax first, so
- * garbage never costs a query; then one statement that validates, touches and lazily expires.
+ * garbage never costs a query; then one statement that checks, touches and lazily expires.
  * Throws `DatabaseError` when the database cannot answer: callers fail closed.
  */
 export async function checkSession(

@@ -73,7 +73,7 @@ export function checkResponses(responses: RecordedResponse[], options: { complet
     if (match === undefined) continue;
     const label = `${method} ${match.template} ${r.status}`;
     match.seen.add(String(r.status));
-    const pointer = `#/paths/${escape(match.template)}/${method.toLowerCase()}/responses/${r.status}`;
+    const pointer = `#/paths/${pointerToken(match.template)}/${method.toLowerCase()}/responses/${r.status}`;
     let described = match.operation.responses[String(r.status)];
     if (described === undefined) {
       problems.add(`${label}: status not documented`);
@@ -116,6 +116,6 @@ export function checkResponses(responses: RecordedResponse[], options: { complet
 }
 
 /** A path as a JSON pointer token: `/` is `~1`. */
-function escape(path: string): string {
+function pointerToken(path: string): string {
   return path.replaceAll("~", "~0").replaceAll("/", "~1");
 }

@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { STANDIN_SECRET_VARIABLE, TEST_SECRETS } from "./test/secrets";
+import { STANDIN_SECRET_VARIABLE, TEST_SECRETS, WORKER_PASSWORD_VARIABLE } from "./test/secrets";
 
 // The stand-in's password for this run: the global setup starts the stand-in with it, and the
 // no-secrets reporter looks for it in everything the run prints.
 process.env[STANDIN_SECRET_VARIABLE] ??= randomBytes(18).toString("base64url");
+// And the password of the least-privilege role the Worker runs as in the tests (test/setup/test-roles.ts).
+process.env[WORKER_PASSWORD_VARIABLE] ??= randomBytes(18).toString("base64url");
 
 export default defineConfig({
   test: {
@@ -33,7 +35,10 @@ export default defineConfig({
             verbose: false,
             miniflare: {
               bindings: {
+                // The Worker runs as the least-privilege role; the tests' own SQL as the stand-in's admin.
                 DATABASE_URL: inject("standInDatabaseUrl"),
+                TEST_OWNER_DATABASE_URL: inject("standInOwnerDatabaseUrl"),
+                TEST_UNGRANTED_DATABASE_URL: inject("standInUngrantedDatabaseUrl"),
                 NEON_LOCAL_HTTP: "true",
                 ADMIN_API_KEY: TEST_SECRETS.adminApiKey,
                 VALIDATION_TIMEOUT_MS: "1000",

@@ -132,7 +132,7 @@ async function throughStandIn<T>(
   const standIn = await startStandIn({ databaseUrl: url, port: 0 });
   try {
     const config = parseConfig({
-      DATABASE_URL: standIn.databaseUrl("bench"),
+      DATABASE_URL: standIn.databaseUrl(),
       NEON_LOCAL_HTTP: "true",
       IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),
       EXPIRY_BATCH_SIZE: String(settings.expiryBatchSize),

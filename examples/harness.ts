@@ -38,7 +38,7 @@ export async function startDatabase(): Promise<Database> {
   // Port 9 (discard) on loopback: nothing listens there in these environments.
   return {
     standIn,
-    url: standIn.databaseUrl("sessiongate"),
+    url: standIn.databaseUrl(),
     downUrl: "postgres://postgres@127.0.0.1:9/sessiongate",
     async close() {
       await standIn.close();

@@ -3,11 +3,12 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./app-env";
 import { ConfigError, getConfig, secretValues } from "./config";
 import { createDb, DatabaseError } from "./db/client";
-import { databaseUnavailable, ERROR_CODES, httpError } from "./errors";
+import { databaseFailure, ERROR_CODES, httpError } from "./errors";
 import { logEvent } from "./log";
 import { adminRoutes } from "./routes/admin";
 import { gatewayRoutes } from "./routes/gateway";
 import { healthRoutes } from "./routes/health";
+import { jwksRoutes } from "./routes/jwks";
 import { mountOpenApi } from "./routes/openapi";
 import { reservedRoutes } from "./routes/reserved";
 import { sessionRoutes } from "./routes/sessions";
@@ -23,15 +24,17 @@ export function createApp(): Hono<AppEnv> {
     // Every statement of this request shares one deadline: past it the check fails closed (503).
     c.set("db", createDb(config, { timeoutMs: config.validationTimeoutMs }));
     await next();
-    // Our answers about sessions must never be cached by a proxy or a browser; what the origin
-    // answers in gateway mode keeps the origin's own caching headers.
-    if (!c.var.fromOrigin) c.header("cache-control", "no-store");
+    // Our answers about sessions must never be cached by a proxy or a browser (a route that says
+    // otherwise, the public JWKS, says so itself); what the origin answers in gateway mode keeps
+    // the origin's own caching headers.
+    if (!c.var.fromOrigin && !c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
   });
 
   app.route("/", healthRoutes);
   app.route("/", validateRoutes);
   app.route("/", sessionRoutes);
   app.route("/", adminRoutes);
+  app.route("/", jwksRoutes);
   mountOpenApi(app);
   // The service's own paths under another method or name: 405 or 404, never forwarded.
   app.route("/", reservedRoutes(app.routes));
@@ -44,8 +47,12 @@ export function createApp(): Hono<AppEnv> {
     // The configuration may be what failed, so the secrets to keep out of the line come from the raw env.
     const secrets = c.var.config?.secrets ?? secretValues(c.env as unknown as Record<string, unknown>);
     if (error instanceof DatabaseError) {
-      logEvent("error", { event: "database_error", code: error.code, message: error.message }, secrets);
-      return databaseUnavailable(c.var.config?.retryAfterSeconds ?? 5).getResponse();
+      logEvent(
+        "error",
+        { event: "database_error", code: error.code, permanent: error.permanent ?? false, message: error.message },
+        secrets,
+      );
+      return databaseFailure(error, c.var.config?.retryAfterSeconds ?? 5).getResponse();
     }
     if (error instanceof ConfigError) {
       for (const problem of error.problems) logEvent("error", { event: "config_error", problem }, secrets);

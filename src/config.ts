@@ -1,6 +1,8 @@
 import * as z from "zod";
+import { type AssertionKey, parseAssertionJwk } from "./assertion/jwk";
 import { type ConnectionString, parseConnectionString } from "./db/connection-string";
 import { type OriginTarget, parseOriginUrl } from "./gateway/origin-url";
+import { parseAllowedHosts, parseLoginUrl } from "./http/login-redirect";
 import { isB64Token, TOKEN_MAX_LENGTH } from "./sessions/check-bearer";
 
 /*
@@ -36,6 +38,35 @@ const parsedWith =
     ctx.addIssue({ code: "custom", message: result.problem });
     return z.NEVER;
   };
+
+// RFC 9110 §5.1 field-name (a token), and the headers identity must never be carried in.
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const RESERVED_HEADERS = new Set([
+  "authorization",
+  "cookie",
+  "set-cookie",
+  "host",
+  "connection",
+  "content-length",
+  "content-type",
+  "content-digest",
+  "transfer-encoding",
+  "x-session-signature",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-uri",
+]);
+/** A header name this service sets, lowercased; never one that carries something else. */
+const headerName = (fallback: string) =>
+  z
+    .string()
+    .regex(HEADER_NAME, "must be a header name (letters, digits and !#$%&'*+-.^_`|~)")
+    .transform((v) => v.toLowerCase())
+    .refine((v) => !RESERVED_HEADERS.has(v), "must not be a header that carries something else")
+    .default(fallback.toLowerCase());
+// RFC 6265 cookie-name: a token.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** `secret: true`: never logged, never shown; `wrangler secret put NAME` in production. */
 type VariableMeta = { description: string; secret?: true };
@@ -109,7 +140,9 @@ const VARIABLES = {
         "turns gateway mode on: the origin to forward valid requests to, `http(s)://host[:port][/base/path]`, no credentials, query or fragment",
     },
   ),
-  FORWARD_AUTHORIZATION: variable(flag, { description: "keep the client's `Authorization` header when forwarding" }),
+  FORWARD_AUTHORIZATION: variable(flag, {
+    description: "keep the client's credentials (`Authorization`, the session cookie) when forwarding",
+  }),
   GATEWAY_SIGNING_KEY: variable(
     optionalString.refine((v) => v === undefined || v.length >= 32, "must be at least 32 characters"),
     { description: "required with `ORIGIN_URL`: 32+ characters, the key of `X-Session-Signature`", secret: true },
@@ -117,11 +150,78 @@ const VARIABLES = {
   GATEWAY_MAX_BODY_BYTES: variable(positiveInt(1024 * 1024, 100 * 1024 * 1024), {
     description: "the largest request body gateway mode forwards (it is read to be signed); larger → 413",
   }),
+  SESSION_COOKIE_NAME: variable(
+    optionalString.refine((v) => v === undefined || COOKIE_NAME.test(v), "must be a cookie name (a token)"),
+    {
+      description:
+        "read the token from this cookie when a request has no `Authorization` header (unset: cookies are not read)",
+    },
+  ),
+  LOGIN_URL: variable(
+    optionalString.transform((v, ctx) => (v === undefined ? undefined : parsedWith<URL>(parseLoginUrl)(v, ctx))),
+    {
+      description:
+        "send browser navigations without a valid session there (302, with `rd` the original URL) instead of a 401 (unset: no redirects)",
+    },
+  ),
+  REDIRECT_ALLOWED_HOSTS: variable(
+    optionalString.transform((v, ctx) => (v === undefined ? [] : parsedWith<string[]>(parseAllowedHosts)(v, ctx))),
+    {
+      description:
+        "comma-separated hosts (`app.example.com`, `app.example.com:8443`) an `rd` may name; any other original URL is left out of the redirect",
+    },
+  ),
+  SESSION_ID_HEADER: variable(headerName("X-Session-Id"), { description: "the identity header with the session's id" }),
+  USER_ID_HEADER: variable(headerName("X-User-Id"), {
+    description: "the identity header with the user's id (e.g. `Remote-User`)",
+  }),
+  TENANT_ID_HEADER: variable(headerName("X-Tenant-Id"), {
+    description: "the identity header with the tenant's id (empty without a tenant)",
+  }),
+  APP_TYPE_HEADER: variable(headerName("X-App-Type"), { description: "the identity header with the app type" }),
+  ASSERTION_SIGNING_KEY: variable(
+    optionalString.transform((v, ctx) =>
+      v === undefined
+        ? undefined
+        : parsedWith<AssertionKey>((text) => parseAssertionJwk(text, { requirePrivate: true }))(v, ctx),
+    ),
+    {
+      description:
+        "a private JWK (Ed25519 or P-256): every 200 of `/v1/validate` and every forwarded request carries a signed JWT of the identity (unset: none)",
+      secret: true,
+    },
+  ),
+  ASSERTION_PREVIOUS_KEY: variable(
+    optionalString.transform((v, ctx) =>
+      v === undefined
+        ? undefined
+        : parsedWith<AssertionKey>((text) => parseAssertionJwk(text, { requirePrivate: false }))(v, ctx),
+    ),
+    {
+      description:
+        "during a key rotation, the previous key (private or public JWK): `/.well-known/jwks.json` keeps publishing it",
+      secret: true,
+    },
+  ),
+  ASSERTION_ISSUER: variable(z.string().min(1).default("session-gate"), { description: "the assertion's `iss`" }),
+  ASSERTION_AUDIENCE: variable(optionalString, {
+    description: "the assertion's `aud`: required with `ASSERTION_SIGNING_KEY`",
+  }),
+  ASSERTION_TTL_SECONDS: variable(positiveInt(60, 60), {
+    description: "the assertion's lifetime (`exp` - `iat`), at most 60",
+  }),
+  ASSERTION_HEADER: variable(headerName("X-Session-Assertion"), {
+    description: "the header that carries the assertion",
+  }),
   EXPIRY_BATCH_SIZE: variable(positiveInt(5000, 100_000), {
     description: "rows ended per statement by the expiry job",
   }),
   EXPIRY_TIME_BUDGET_MS: variable(positiveInt(20_000, 15 * 60_000), {
     description: "the expiry job starts no new batch after this",
+  }),
+  EXPIRY_STATEMENT_TIMEOUT_MS: variable(positiveInt(10_000, 15 * 60_000), {
+    description:
+      "the database cancels an expiry batch that runs longer (its `statement_timeout`); the run reports it and the next one carries on",
   }),
   SESSION_RETENTION_DAYS: variable(wholeNumber(1, 36_500).optional(), {
     description: "when set, the expiry job deletes ended rows whose `ended_at` is older",
@@ -164,6 +264,25 @@ const configSchema = z.object(VARIABLES).superRefine(
       problem(
         "GATEWAY_SIGNING_KEY",
         "is required when ORIGIN_URL is set, so the origin can verify the identity headers",
+      );
+    }
+    if (valid("ASSERTION_AUDIENCE") && c.ASSERTION_SIGNING_KEY !== undefined && c.ASSERTION_AUDIENCE === undefined) {
+      problem(
+        "ASSERTION_AUDIENCE",
+        "is required when ASSERTION_SIGNING_KEY is set: the origin checks the assertion is for it",
+      );
+    }
+    const headers = [
+      "SESSION_ID_HEADER",
+      "USER_ID_HEADER",
+      "TENANT_ID_HEADER",
+      "APP_TYPE_HEADER",
+      "ASSERTION_HEADER",
+    ] as const;
+    if (valid(...headers) && new Set(headers.map((name) => c[name])).size < headers.length) {
+      problem(
+        "SESSION_ID_HEADER",
+        "and USER_ID_HEADER, TENANT_ID_HEADER, APP_TYPE_HEADER and ASSERTION_HEADER must be five different headers",
       );
     }
   },

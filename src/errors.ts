@@ -1,5 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { DatabaseError } from "./db/database-error";
 
 /** Every error code this service answers with, in one place. The first three are RFC 6750's. */
 export const ERROR_CODES = {
@@ -7,6 +8,7 @@ export const ERROR_CODES = {
   invalidToken: "invalid_token",
   insufficientScope: "insufficient_scope",
   unauthorized: "unauthorized",
+  crossSiteRequest: "cross_site_request",
   notFound: "not_found",
   methodNotAllowed: "method_not_allowed",
   payloadTooLarge: "payload_too_large",
@@ -42,8 +44,19 @@ export function httpError(
   return new HTTPException(status, { res, message: body.error_description });
 }
 
-/** 503 with `Retry-After`: the database could not answer, so nobody is let through. */
-export function databaseUnavailable(retryAfterSeconds: number): HTTPException {
+/**
+ * The answer when the database could not answer: 503, so nobody is let through. A transient
+ * failure promises a retry (`Retry-After`); a permanent one (the deployment is wrong, see
+ * `DatabaseError.permanent`) makes no promise it cannot keep: 503 `not_configured`, no
+ * `Retry-After`, and the log line names the cause.
+ */
+export function databaseFailure(error: DatabaseError, retryAfterSeconds: number): HTTPException {
+  if (error.permanent !== undefined) {
+    return httpError(503, {
+      error: ERROR_CODES.notConfigured,
+      error_description: "The service cannot use its database; see its logs.",
+    });
+  }
   return httpError(
     503,
     {

@@ -4,6 +4,10 @@ declare global {
   namespace Cloudflare {
     /** The Worker's bindings in the tests, plus the ports of the test's fault servers. */
     interface Env extends WorkerEnv {
+      /** The tests' own SQL (playing the existing application): the stand-in's admin role. */
+      TEST_OWNER_DATABASE_URL: string;
+      /** A role that may log in and nothing else. */
+      TEST_UNGRANTED_DATABASE_URL: string;
       TEST_FAILING_PORT: string;
       TEST_SLOW_PORT: string;
       TEST_CLOSED_PORT: string;

@@ -16,3 +16,6 @@ export const TEST_SECRETS = {
 
 /** The environment variable through which vitest.config.ts hands the stand-in's password to the run. */
 export const STANDIN_SECRET_VARIABLE = "SESSION_GATE_TEST_STANDIN_SECRET";
+
+/** The environment variable through which vitest.config.ts hands the Worker role's password to the run. */
+export const WORKER_PASSWORD_VARIABLE = "SESSION_GATE_TEST_WORKER_PASSWORD";

@@ -4,34 +4,54 @@ import type { Backend } from "./backend";
 import { createStandInServer, type RequestStats } from "./server";
 
 export type { Backend, QueryResultWire } from "./backend";
+export type { RequestStats } from "./server";
 
 export interface StandIn {
   /** e.g. "http://127.0.0.1:4444" (no trailing slash); the SQL endpoint is `${url}/sql` */
   url: string;
   port: number;
-  /** The password every request's connection string must carry: random per run unless given. */
+  /** The admin's password in every connection string: random per run unless given. */
   secret: string;
+  /** The admin role: DATABASE_URL's user, or `postgres` on PGlite. */
+  user: string;
+  /** The backend's own database: DATABASE_URL's, or `postgres` on PGlite (which answers to any name). */
+  database: string;
   backend: Backend;
   /**
    * The connection string a client of this stand-in uses, password included (so never print it):
-   * `postgres://postgres:<secret>@127.0.0.1:<port>/<database>`.
+   * `postgres://<user>:<password>@127.0.0.1:<port>/<database>`. By default the admin with the
+   * stand-in's secret on the backend's own database; `user` and `password` name another role (its
+   * Postgres password, checked against pg_authid as Neon does). On the pg backend a database that
+   * does not exist on the server is refused, as on Neon.
    */
-  databaseUrl(database?: string, options?: { applicationName?: string }): string;
-  /** Requests to /sql so far: total, and per application_name in the Neon-Connection-String. */
+  databaseUrl(database?: string, options?: DatabaseUrlOptions): string;
+  /** Requests to /sql so far: total, per application_name in the Neon-Connection-String, password lookups. */
   stats(): RequestStats;
   /** Stops the HTTP server and closes the backend. */
   close(): Promise<void>;
 }
 
+export interface DatabaseUrlOptions {
+  applicationName?: string;
+  /** Default: the admin role. */
+  user?: string;
+  /** Default: the stand-in's secret for the admin role, none for another role. */
+  password?: string;
+}
+
+/** Neon's limit on a request's body and on a response, 10 MiB each (proxy/src/binary/proxy.rs). */
+const NEON_SIZE_LIMIT_BYTES = 10 * 1024 * 1024;
+
 /**
  * Starts a local stand-in for Neon's SQL-over-HTTP endpoint, so that the genuine
  * `@neondatabase/serverless` driver runs against a PostgreSQL server (`databaseUrl`) or, without
- * one, an in-memory PGlite. Listens on 127.0.0.1 only: it runs any SQL it is sent, unauthenticated.
+ * one, an in-memory PGlite, with the answers Neon's proxy gives (docs/neon-contract.md). Listens
+ * on 127.0.0.1 only: whoever has a role's password may run any SQL that role may.
  *
  * @example
  * const standIn = await startStandIn({ port: 0 });
  * neonConfig.fetchEndpoint = (host, port) => `http://${host}:${port}/sql`;
- * const sql = neon(standIn.databaseUrl("app"));
+ * const sql = neon(standIn.databaseUrl());
  * await sql`select 1`;
  * await standIn.close();
  */
@@ -40,13 +60,27 @@ export async function startStandIn(options: {
   /** 0 picks any free port. */
   port?: number;
   log?: (line: string) => void;
-  /** Default: 24 random bytes, base64url. */
+  /** The admin's password. Default: 24 random bytes, base64url. */
   secret?: string;
+  /** Largest request body accepted (413 beyond). Default: Neon's 10485760. */
+  maxRequestBytes?: number;
+  /** Largest response built before a row is refused (507 beyond). Default: Neon's 10485760. */
+  maxResponseBytes?: number;
 }): Promise<StandIn> {
+  for (const limit of ["maxRequestBytes", "maxResponseBytes"] as const) {
+    const value = options[limit];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+      throw new Error(`startStandIn: ${limit} must be a whole number of bytes, got ${value}`);
+    }
+  }
   const log = options.log ?? (() => undefined);
   const secret = options.secret ?? randomBytes(24).toString("base64url");
   const backend = await openBackend(options.databaseUrl, { log });
-  const { server, stats } = createStandInServer(backend, log, { secret });
+  const { server, stats } = createStandInServer(backend, log, {
+    secret,
+    maxRequestBytes: options.maxRequestBytes ?? NEON_SIZE_LIMIT_BYTES,
+    maxResponseBytes: options.maxResponseBytes ?? NEON_SIZE_LIMIT_BYTES,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -66,12 +100,18 @@ export async function startStandIn(options: {
     url: `http://127.0.0.1:${port}`,
     port,
     secret,
+    user: backend.admin.user,
+    database: backend.admin.database,
     backend,
-    databaseUrl(database = "postgres", urlOptions = {}) {
-      const url = new URL(`postgres://postgres@127.0.0.1:${port}/${database}`);
-      url.password = secret;
-      if (urlOptions.applicationName !== undefined)
+    databaseUrl(database = backend.admin.database, urlOptions = {}) {
+      const user = urlOptions.user ?? backend.admin.user;
+      const url = new URL(`postgres://127.0.0.1:${port}`);
+      url.username = user;
+      url.password = urlOptions.password ?? (user === backend.admin.user ? secret : "");
+      url.pathname = `/${encodeURIComponent(database)}`;
+      if (urlOptions.applicationName !== undefined) {
         url.searchParams.set("application_name", urlOptions.applicationName);
+      }
       return url.toString();
     },
     stats,
@@ -97,5 +137,5 @@ async function openBackend(databaseUrl?: string, options: { log?: (line: string)
     return openPgBackend(databaseUrl, options);
   }
   const { openPgliteBackend } = await import("./pglite-backend");
-  return openPgliteBackend();
+  return openPgliteBackend(options);
 }

@@ -3,23 +3,11 @@ import { fillPlaceholders, type SQL } from "drizzle-orm";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type { Config } from "../config";
+import { DatabaseError } from "./database-error";
+
+export { DatabaseError } from "./database-error";
 
 export type Db = NeonHttpDatabase & { $client: NeonQueryFunction<false, false> };
-
-/**
- * A database failure with only what is safe to log: drizzle's own error message carries the
- * statement's parameters (token hashes among them), and Postgres' `detail` can quote key values.
- */
-export class DatabaseError extends Error {
-  override name = "DatabaseError";
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-    readonly constraint: string | undefined,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * Opens a handle to the database over Neon's HTTP endpoint: one fetch per statement, no
@@ -37,11 +25,30 @@ export function createDb(config: Config, options: { timeoutMs?: number } = {}): 
   });
 }
 
-/** Runs one statement and returns its rows, translating any failure into a `DatabaseError`. */
-export async function queryRows<Row extends object>(db: Db, query: SQL): Promise<Row[]> {
+/**
+ * Runs one statement and returns its rows, translating any failure into a `DatabaseError`. With
+ * `statementTimeoutMs`, the database itself cancels the statement when it runs longer (Neon
+ * ignores connection-string settings, so the limit travels with the statement: both go in one
+ * non-interactive transaction, still one round trip).
+ */
+export async function queryRows<Row extends object>(
+  db: Db,
+  query: SQL,
+  options: { statementTimeoutMs?: number } = {},
+): Promise<Row[]> {
+  const { sql: text, params } = dialect.sqlToQuery(query);
   try {
-    const result = await db.execute(query);
-    return result.rows as Row[];
+    if (options.statementTimeoutMs === undefined) {
+      return (await db.$client.query(text, params, { fullResults: true })).rows as Row[];
+    }
+    const [, result] = await db.$client.transaction(
+      [
+        db.$client.query("select set_config('statement_timeout', $1, true)", [String(options.statementTimeoutMs)]),
+        db.$client.query(text, params),
+      ],
+      { fullResults: true },
+    );
+    return (result?.rows ?? []) as Row[];
   } catch (error) {
     throw toDatabaseError(error);
   }

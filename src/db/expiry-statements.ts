@@ -68,9 +68,13 @@ export function endExpiredSessionsQuery(options: { idleTimeoutMinutes: number; l
  */
 export async function endExpiredSessions(
   db: Db,
-  options: { idleTimeoutMinutes: number; limit: number; scan: ExpiryScan },
+  options: { idleTimeoutMinutes: number; limit: number; scan: ExpiryScan; statementTimeoutMs: number },
 ): Promise<Record<TimeoutReason, number>> {
-  const rows = await queryRows<{ reason: TimeoutReason; sessions: number }>(db, endExpiredSessionsQuery(options));
+  const rows = await queryRows<{ reason: TimeoutReason; sessions: number }>(
+    db,
+    endExpiredSessionsQuery(options),
+    options,
+  );
   const ended: Record<TimeoutReason, number> = {
     idle_timeout: 0,
     absolute_timeout: 0,
@@ -87,8 +91,11 @@ export async function endExpiredSessions(
  * `ended_at` keeps the writer's own value, else its `revoked_at`: the session ended when it was
  * revoked, not when the job noticed. `revoked_at` likewise keeps the writer's value, else now().
  */
-export async function endInconsistentSessions(db: Db, options: { limit: number }): Promise<number> {
-  const rows = await queryRows<{ sessions: number }>(db, endInconsistentSessionsQuery(options));
+export async function endInconsistentSessions(
+  db: Db,
+  options: { limit: number; statementTimeoutMs: number },
+): Promise<number> {
+  const rows = await queryRows<{ sessions: number }>(db, endInconsistentSessionsQuery(options), options);
   return rows[0]?.sessions ?? 0;
 }
 
@@ -123,7 +130,10 @@ export function endInconsistentSessionsQuery(options: { limit: number }): SQL {
  * Deletes up to `limit` ended sessions whose `ended_at` is more than `retentionDays` days before
  * now(). Rows ended without an `ended_at` are kept: there is no moment to measure retention from.
  */
-export async function purgeEndedSessions(db: Db, options: { retentionDays: number; limit: number }): Promise<number> {
+export async function purgeEndedSessions(
+  db: Db,
+  options: { retentionDays: number; limit: number; statementTimeoutMs: number },
+): Promise<number> {
   const [c, s] = [sessionsAs("c"), sessionsAs("s")];
   const pastRetention = (table: SessionsAlias) =>
     sql`(not ${table.isActive} and ${table.endedAt} < now() - make_interval(days => ${options.retentionDays}::int))`;
@@ -141,6 +151,7 @@ export async function purgeEndedSessions(db: Db, options: { retentionDays: numbe
       returning 1
     )
     select count(*)::int as sessions from purged`,
+    options,
   );
   return rows[0]?.sessions ?? 0;
 }

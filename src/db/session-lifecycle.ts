@@ -42,7 +42,16 @@ export type InsertSessionResult = Session | { missing: "user" | "tenant" };
  * defaults for `id`, `is_active` or `app_type` (its model sets them in Python). The absolute
  * expiry is computed from the database's clock. An unknown user or tenant is an expected miss.
  */
-export async function insertSession(db: Db, n: NewSession, idleTimeoutMinutes: number): Promise<InsertSessionResult> {
+/**
+ * What the lifecycle statements need of the configuration: the idle timeout of the expiry rule,
+ * and the deadline of a write, which the database enforces (`statement_timeout`).
+ */
+export interface LifecycleLimits {
+  idleTimeoutMinutes: number;
+  validationTimeoutMs: number;
+}
+
+export async function insertSession(db: Db, n: NewSession, limits: LifecycleLimits): Promise<InsertSessionResult> {
   const t = sessions;
   try {
     const rows = await queryRows<Session>(
@@ -51,7 +60,8 @@ export async function insertSession(db: Db, n: NewSession, idleTimeoutMinutes: n
         values (gen_random_uuid(), ${n.userId}, ${n.tokenHash}, now(), now(),
           now() + make_interval(secs => ${n.absoluteTimeoutSeconds}::double precision),
           ${n.ipAddress}, ${n.userAgent}, ${n.tenantId}, true, ${n.appType})
-        returning ${sessionColumns(idleTimeoutMinutes)}`,
+        returning ${sessionColumns(limits.idleTimeoutMinutes)}`,
+      { statementTimeoutMs: limits.validationTimeoutMs },
     );
     return rows[0] as Session;
   } catch (error) {
@@ -81,8 +91,8 @@ export async function findSessionById(db: Db, id: string, idleTimeoutMinutes: nu
  * their scans meet them and could deadlock. A racing check either sees the end (and refuses)
  * or committed its touch first.
  */
-async function endSessions(db: Db, which: SQL, reason: RevokeReason, idleTimeoutMinutes: number): Promise<number> {
-  const rule = expiryRule(s, idleTimeoutMinutes);
+async function endSessions(db: Db, which: SQL, reason: RevokeReason, limits: LifecycleLimits): Promise<number> {
+  const rule = expiryRule(s, limits.idleTimeoutMinutes);
   const rows = await queryRows<{ id: string; revoked: boolean }>(
     db,
     sql`with locked as (
@@ -93,18 +103,14 @@ async function endSessions(db: Db, which: SQL, reason: RevokeReason, idleTimeout
         ${columnName(s.endedAt)} = case when ${rule.isExpired} then ${rule.endedAt} else now() end
       where ${s.id} = any(array(select ${columnName(s.id)} from locked)) and ${rule.isLive}
       returning ${s.id}, (${s.revokeReason} = ${reason}) as revoked`,
+    { statementTimeoutMs: limits.validationTimeoutMs },
   );
   return rows.filter((row) => row.revoked).length;
 }
 
 /** Ends one session; true when it was live until now. */
-export async function endSession(
-  db: Db,
-  id: string,
-  reason: RevokeReason,
-  idleTimeoutMinutes: number,
-): Promise<boolean> {
-  return (await endSessions(db, sql`${s.id} = ${id}`, reason, idleTimeoutMinutes)) === 1;
+export async function endSession(db: Db, id: string, reason: RevokeReason, limits: LifecycleLimits): Promise<boolean> {
+  return (await endSessions(db, sql`${s.id} = ${id}`, reason, limits)) === 1;
 }
 
 /** Ends every live session of a user, except one if given; returns how many were live. */
@@ -112,10 +118,10 @@ export async function endSessionsOfUser(
   db: Db,
   userId: number,
   reason: RevokeReason,
-  options: { exceptSessionId?: string; idleTimeoutMinutes: number },
+  limits: LifecycleLimits & { exceptSessionId?: string },
 ): Promise<number> {
-  const except = options.exceptSessionId === undefined ? sql`true` : sql`${s.id} <> ${options.exceptSessionId}`;
-  return endSessions(db, sql`${s.userId} = ${userId} and ${except}`, reason, options.idleTimeoutMinutes);
+  const except = limits.exceptSessionId === undefined ? sql`true` : sql`${s.id} <> ${limits.exceptSessionId}`;
+  return endSessions(db, sql`${s.userId} = ${userId} and ${except}`, reason, limits);
 }
 
 export interface SessionPage {

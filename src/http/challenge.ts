@@ -30,6 +30,16 @@ export function bearerChallenge(realm: string, reason: RejectReason): HTTPExcept
           "www-authenticate": `Bearer realm="${realm}", error="invalid_request"`,
         },
       );
+    case "malformed_cookie":
+      return httpError(
+        401,
+        {
+          error: ERROR_CODES.invalidRequest,
+          error_description:
+            "The session cookie is not a valid token, is sent twice, or comes in an oversized Cookie header.",
+        },
+        { "www-authenticate": `Bearer realm="${realm}", error="invalid_request"` },
+      );
     case "app_type_mismatch":
     case "tenant_mismatch":
       return httpError(
@@ -54,4 +64,15 @@ export function bearerChallenge(realm: string, reason: RejectReason): HTTPExcept
         },
       );
   }
+}
+
+/**
+ * 403 for a state-changing request authenticated by the session cookie that does not come from a
+ * page of this origin: a browser sends cookies along with requests other sites make it send.
+ */
+export function crossSiteRefusal(): HTTPException {
+  return httpError(403, {
+    error: ERROR_CODES.crossSiteRequest,
+    error_description: "A request authenticated by the session cookie must come from a page of this origin.",
+  });
 }

@@ -43,8 +43,10 @@ export const ERROR_RESPONSES = {
   "403": [
     "Forbidden",
     {
-      description: "The session is valid but of another app type or tenant than required (`insufficient_scope`).",
-      headers: { "WWW-Authenticate": wwwAuthenticate },
+      description:
+        "The session is valid but of another app type or tenant than required (`insufficient_scope`, with the " +
+        "challenge), or a state change authenticated by the session cookie came from another site (`cross_site_request`).",
+      headers: { "WWW-Authenticate": { ...wwwAuthenticate, required: false } },
       content: json(ErrorResponse),
     },
   ],
@@ -74,3 +76,13 @@ export function errors(...codes: (keyof typeof ERROR_RESPONSES)[]) {
 
 export const sessionToken = [{ sessionToken: [] }];
 export const adminKey = [{ adminKey: [] }];
+
+/** A browser navigation without a valid session, with LOGIN_URL set. */
+export const loginRedirect = {
+  description:
+    "A top-level browser navigation without a valid session, with LOGIN_URL set: to the login page, with `rd` " +
+    "the original URL when its host is in REDIRECT_ALLOWED_HOSTS. API and XHR requests get the 401.",
+  headers: {
+    Location: { description: "LOGIN_URL with `rd`.", required: true, schema: { type: "string" as const } },
+  },
+};

@@ -1,13 +1,19 @@
+import type { Config } from "../config";
 import type { ValidSession } from "../sessions/session";
 
-/** The identity headers, always all four, so a proxy that copies them overwrites client-sent ones. */
-export const IDENTITY_HEADERS = ["x-session-id", "x-user-id", "x-tenant-id", "x-app-type"] as const;
+type HeaderNames = Pick<Config, "sessionIdHeader" | "userIdHeader" | "tenantIdHeader" | "appTypeHeader">;
 
-export function identityHeaders(session: ValidSession): Record<(typeof IDENTITY_HEADERS)[number], string> {
+/** The configured names of the identity headers (X-Session-Id, X-User-Id, X-Tenant-Id, X-App-Type by default). */
+export function identityHeaderNames(config: HeaderNames): string[] {
+  return [config.sessionIdHeader, config.userIdHeader, config.tenantIdHeader, config.appTypeHeader];
+}
+
+/** The identity headers, always all four, so a proxy that copies them overwrites client-sent ones. */
+export function identityHeaders(session: ValidSession, config: HeaderNames): Record<string, string> {
   return {
-    "x-session-id": session.id,
-    "x-user-id": String(session.userId),
-    "x-tenant-id": session.tenantId === null ? "" : String(session.tenantId),
-    "x-app-type": session.appType,
+    [config.sessionIdHeader]: session.id,
+    [config.userIdHeader]: String(session.userId),
+    [config.tenantIdHeader]: session.tenantId === null ? "" : String(session.tenantId),
+    [config.appTypeHeader]: session.appType,
   };
 }

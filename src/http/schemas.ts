@@ -31,6 +31,11 @@ export const sessionId = z.guid();
 export const validateQuery = z.strictObject({
   app_type: z.enum(APP_TYPES).optional(),
   tenant_id: POSITIVE_INTEGER.optional(),
+  /**
+   * With LOGIN_URL: how a browser without a session is sent to the login page. `status` (default)
+   * answers 302; `header` answers the 401 with `X-Login-Location`, for nginx's auth_request.
+   */
+  login_redirect: z.enum(["status", "header"]).optional(),
 });
 
 export const issueSessionBody = z.strictObject({
@@ -123,3 +128,21 @@ export const SessionPageResponse = z
 export const HealthResponse = z
   .object({ status: z.enum(["ok", "unavailable"]), db: z.enum(["ok", "unreachable"]) })
   .meta({ id: "Health" });
+
+export const JwksResponse = z
+  .object({
+    keys: z.array(
+      z
+        .object({
+          kty: z.enum(["OKP", "EC"]),
+          crv: z.enum(["Ed25519", "P-256"]),
+          x: z.string(),
+          y: z.string().optional(),
+          kid: z.string(),
+          alg: z.enum(["EdDSA", "ES256"]),
+          use: z.literal("sig"),
+        })
+        .meta({ description: "A public JWK (RFC 7517)." }),
+    ),
+  })
+  .meta({ id: "Jwks" });

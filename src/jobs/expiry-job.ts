@@ -1,5 +1,6 @@
 import type { Config } from "../config";
-import type { Db } from "../db/client";
+import { DatabaseError, type Db } from "../db/client";
+import type { PermanentCause } from "../db/database-error";
 import {
   endExpiredSessions,
   endInconsistentSessions,
@@ -24,6 +25,8 @@ export interface ExpiryRunSummary {
   cutShort: boolean;
   /** Only on a failed run: what failed. Every batch before it committed and is counted above. */
   error?: string;
+  /** Only on a failed run whose cause retrying cannot fix (see `DatabaseError.permanent`). */
+  permanent?: PermanentCause;
 }
 
 /** One batch of a pass: returns how many rows it handled. */
@@ -64,14 +67,22 @@ export async function runExpiryJob(
     cutShort: false,
   };
 
+  // The database cancels a batch past this; the run then fails like any other, and the next
+  // run carries on with what that batch left (it changed nothing: one statement, rolled back).
+  const statementTimeoutMs = config.expiryStatementTimeoutMs;
   const passes: Batch[] = [
     async (limit) => {
-      const repaired = await endInconsistentSessions(db, { limit });
+      const repaired = await endInconsistentSessions(db, { limit, statementTimeoutMs });
       summary.repaired += repaired;
       return repaired;
     },
     ...(["absolute", "idle"] as const).map((scan) => async (limit: number) => {
-      const ended = await endExpiredSessions(db, { idleTimeoutMinutes: config.idleTimeoutMinutes, limit, scan });
+      const ended = await endExpiredSessions(db, {
+        idleTimeoutMinutes: config.idleTimeoutMinutes,
+        limit,
+        scan,
+        statementTimeoutMs,
+      });
       summary.ended.idle_timeout += ended.idle_timeout;
       summary.ended.absolute_timeout += ended.absolute_timeout;
       return ended.idle_timeout + ended.absolute_timeout;
@@ -80,7 +91,7 @@ export async function runExpiryJob(
   const retentionDays = config.sessionRetentionDays;
   if (retentionDays !== undefined) {
     passes.push(async (limit) => {
-      const purged = await purgeEndedSessions(db, { retentionDays, limit });
+      const purged = await purgeEndedSessions(db, { retentionDays, limit, statementTimeoutMs });
       summary.purged += purged;
       return purged;
     });
@@ -104,6 +115,7 @@ export async function runExpiryJob(
     // marks the cron invocation failed (and makes the CLI exit non-zero).
     summary.durationMs = now() - startedAt;
     summary.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (error instanceof DatabaseError && error.permanent !== undefined) summary.permanent = error.permanent;
     logEvent("error", { ...summary }, config.secrets);
     throw error;
   }

@@ -1,11 +1,14 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import { HTTPException } from "hono/http-exception";
 import { type Config, getConfig } from "../config";
 import { createDb, DatabaseError, type Db } from "../db/client";
-import { databaseUnavailable } from "../errors";
-import { bearerChallenge } from "../http/challenge";
+import { databaseFailure } from "../errors";
+import { bearerChallenge, crossSiteRefusal } from "../http/challenge";
+import { isBrowserNavigation, loginLocation, originalUrl } from "../http/login-redirect";
+import { isSameOriginRequest } from "../http/same-origin";
 import { checkSession } from "../sessions/check";
-import type { CheckRequirements } from "../sessions/check-outcome";
+import type { CheckRequirements, RejectReason } from "../sessions/check-outcome";
 import { APP_TYPES, type AppType } from "../sessions/constants";
 import type { ValidSession } from "../sessions/session";
 
@@ -16,35 +19,78 @@ declare module "hono" {
   }
 }
 
+export interface AuthenticateOptions {
+  /**
+   * The request is a proxy asking on a browser's behalf (`/v1/validate`): the URL to come back to
+   * after login is in the proxy's headers, not the request's own.
+   */
+  forwarded?: boolean;
+  /**
+   * How a browser without a valid session is sent to LOGIN_URL: `status` answers 302 (Caddy,
+   * Traefik, gateway mode pass it on); `header` answers the 401 with `X-Login-Location`, for nginx,
+   * whose `auth_request` cannot pass a 302 (docs/proxies/nginx.conf redirects on it).
+   */
+  loginRedirect?: "status" | "header";
+  /** State-changing: a cookie-authenticated request must come from a page of the same origin. */
+  sameOriginForCookies?: boolean;
+}
+
 /**
  * The check behind every HTTP entry point (`/v1/validate`, gateway mode, the bearer routes and
- * `sessionAuth()` in other apps): the request's bearer token checked in one statement, and an
- * answer for everything but a valid session: the RFC 6750 challenge (401/403), or 503 with
- * `Retry-After` when the database cannot answer (never a pass). Inside session-gate it uses the
+ * `sessionAuth()` in other apps): the request's token (bearer, else the session cookie) checked
+ * in one statement, and an answer for everything but a valid session: the RFC 6750 challenge
+ * (401/403), a redirect to LOGIN_URL for a browser navigation that would get the 401, or 503 when
+ * the database cannot answer (never a pass, never a redirect). Inside session-gate it uses the
  * request's config and database handle; in another app it makes its own from `c.env`.
- * `Server-Timing: db;dur=<ms>` goes on the challenge; the caller puts it on its own answer.
+ * `Server-Timing: db;dur=<ms>` goes on the refusal; the caller puts it on its own answer.
  */
 export async function authenticate(
   c: Context,
   requirements: CheckRequirements = {},
+  options: AuthenticateOptions = {},
 ): Promise<{ session: ValidSession; serverTiming: Record<string, string> }> {
   const known = c.var as { config?: Config; db?: Db };
   const config = known.config ?? getConfig(c.env);
   const db = known.db ?? createDb(config, { timeoutMs: config.validationTimeoutMs });
+  const presented = { authorization: c.req.header("authorization") ?? null, cookie: c.req.header("cookie") ?? null };
   let result: Awaited<ReturnType<typeof checkSession>>;
   try {
-    result = await checkSession(db, config, c.req.header("authorization") ?? null, requirements);
+    result = await checkSession(db, config, presented, requirements);
   } catch (error) {
-    if (error instanceof DatabaseError) throw databaseUnavailable(config.retryAfterSeconds);
+    if (error instanceof DatabaseError) throw databaseFailure(error, config.retryAfterSeconds);
     throw error;
   }
   const serverTiming: Record<string, string> = result.dbMs === null ? {} : { "server-timing": `db;dur=${result.dbMs}` };
-  if (!result.outcome.ok) {
-    const challenge = bearerChallenge(config.realm, result.outcome.reason);
-    for (const [name, value] of Object.entries(serverTiming)) challenge.res?.headers.set(name, value);
-    throw challenge;
+  const refuse = (refusal: HTTPException) => {
+    for (const [name, value] of Object.entries(serverTiming)) refusal.res?.headers.set(name, value);
+    return refusal;
+  };
+  if (!result.outcome.ok) throw refuse(refusal(c.req.raw, config, result.outcome.reason, options));
+  if (options.sameOriginForCookies && result.source === "cookie" && !isSameOriginRequest(c.req.raw)) {
+    throw refuse(crossSiteRefusal());
   }
   return { session: result.outcome.session, serverTiming };
+}
+
+/** A check's refusal: the RFC 6750 challenge, or for a browser navigation the way to the login page. */
+function refusal(request: Request, config: Config, reason: RejectReason, options: AuthenticateOptions): HTTPException {
+  const challenge = bearerChallenge(config.realm, reason);
+  // A malformed Authorization header is a client's bug, not a browser without a session; a 403
+  // (scope) or a 503 never become redirects either.
+  const toLogin = challenge.status === 401 && reason !== "malformed_credentials";
+  if (config.loginUrl === undefined || !toLogin || !isBrowserNavigation(request.headers)) return challenge;
+  const location = loginLocation(
+    config.loginUrl,
+    config.redirectAllowedHosts,
+    originalUrl(request, options.forwarded ?? false),
+  );
+  if (options.loginRedirect === "header") {
+    challenge.res?.headers.set("x-login-location", location);
+    return challenge;
+  }
+  return new HTTPException(302, {
+    res: new Response(null, { status: 302, headers: { location, "cache-control": "no-store" } }),
+  });
 }
 
 export interface SessionAuthOptions {
@@ -52,6 +98,12 @@ export interface SessionAuthOptions {
   appType?: AppType;
   /** The tenant this request requires, if any (for example from a path parameter). */
   tenantId?: (c: Context) => number | undefined;
+  /**
+   * For state-changing routes: a request authenticated by the session cookie (SESSION_COOKIE_NAME)
+   * must come from a page of the same origin (`Sec-Fetch-Site`, else `Origin`), else 403
+   * `cross_site_request`. A bearer token is never sent by a browser on its own, so it needs none.
+   */
+  sameOriginForCookies?: boolean;
 }
 
 /**
@@ -75,7 +127,11 @@ export function sessionAuth(options: SessionAuthOptions = {}) {
     throw new Error(`sessionAuth: appType must be one of ${APP_TYPES.join(", ")}`);
   }
   return createMiddleware(async (c, next) => {
-    const { session } = await authenticate(c, { appType: options.appType, tenantId: options.tenantId?.(c) });
+    const { session } = await authenticate(
+      c,
+      { appType: options.appType, tenantId: options.tenantId?.(c) },
+      { sameOriginForCookies: options.sameOriginForCookies },
+    );
     c.set("session", session);
     await next();
   });

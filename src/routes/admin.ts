@@ -109,7 +109,7 @@ export const adminRoutes = new Hono<AppEnv>()
     async (c) => {
       const { db, config } = c.var;
       const { reason } = c.req.valid("json");
-      const ended = await endSession(db, c.req.valid("param").id, reason, config.idleTimeoutMinutes);
+      const ended = await endSession(db, c.req.valid("param").id, reason, config);
       if (!ended) throw httpError(404, { error: ERROR_CODES.notFound, error_description: "No such active session." });
       return c.body(null, 204);
     },
@@ -133,8 +133,8 @@ export const adminRoutes = new Hono<AppEnv>()
       const { db, config } = c.var;
       const body = c.req.valid("json");
       const revoked = await endSessionsOfUser(db, c.req.valid("param").userId, body.reason, {
+        ...config,
         exceptSessionId: body.except_session_id,
-        idleTimeoutMinutes: config.idleTimeoutMinutes,
       });
       return c.json({ revoked } satisfies z.output<typeof EndedResponse>, 200);
     },

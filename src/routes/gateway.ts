@@ -1,12 +1,14 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
+import { assertionHeader } from "../assertion/sign";
 import { ERROR_CODES, httpError } from "../errors";
 import { forwardTarget } from "../gateway/forward-target";
 import { readBoundedBody } from "../gateway/request-body";
 import { CONTENT_DIGEST_HEADER, contentDigest, SIGNATURE_HEADER, signIdentity } from "../gateway/signature";
-import { IDENTITY_HEADERS, identityHeaders } from "../http/identity-headers";
+import { identityHeaderNames, identityHeaders } from "../http/identity-headers";
 import { authenticate } from "../middleware/session-auth";
+import { cookieValues } from "../sessions/check-credentials";
 
 // Hop-by-hop headers (RFC 9110 §7.6.1), and `host`, which the runtime sets for the new request.
 const HOP_BY_HOP = [
@@ -55,11 +57,17 @@ export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
   const headers = new Headers(c.req.raw.headers);
   // Headers the client named in Connection are hop-by-hop too: they end here (RFC 9110 §7.6.1).
   const named = (headers.get("connection") ?? "").split(",").map((name) => name.trim().toLowerCase());
-  for (const name of [...HOP_BY_HOP, ...named, ...IDENTITY_HEADERS, SIGNATURE_HEADER, CONTENT_DIGEST_HEADER]) {
+  const ours = [...identityHeaderNames(config), config.assertionHeader, SIGNATURE_HEADER, CONTENT_DIGEST_HEADER];
+  for (const name of [...HOP_BY_HOP, ...named, ...ours]) {
     if (name !== "") headers.delete(name);
   }
-  if (!config.forwardAuthorization) headers.delete("authorization");
-  for (const [name, value] of Object.entries(identityHeaders(session))) headers.set(name, value);
+  // The client's credentials are session-gate's business, unless FORWARD_AUTHORIZATION says otherwise.
+  if (!config.forwardAuthorization) {
+    headers.delete("authorization");
+    if (config.sessionCookieName !== undefined) withoutCookie(headers, config.sessionCookieName);
+  }
+  for (const [name, value] of Object.entries(identityHeaders(session, config))) headers.set(name, value);
+  for (const [name, value] of Object.entries(await assertionHeader(session, config))) headers.set(name, value);
   headers.set(CONTENT_DIGEST_HEADER, digest);
   headers.set(
     SIGNATURE_HEADER,
@@ -85,6 +93,18 @@ export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
   c.set("fromOrigin", true);
   return response;
 });
+
+/** Removes cookie `name` from the request's Cookie header, keeping the application's own cookies. */
+function withoutCookie(headers: Headers, name: string): void {
+  const cookie = headers.get("cookie");
+  if (cookie === null || cookieValues(cookie, name).length === 0) return;
+  const kept = cookie
+    .split(";")
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== "" && pair.slice(0, pair.indexOf("=")).trim() !== name);
+  if (kept.length === 0) headers.delete("cookie");
+  else headers.set("cookie", kept.join("; "));
+}
 
 // What a GET or HEAD forwards: no bytes.
 const EMPTY_DIGEST = sha256(new Uint8Array(0));

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
-import type * as z from "zod";
+import * as z from "zod";
 import type { AppEnv } from "../app-env";
 import { pingDatabase } from "../db/health";
 import { json, retryAfter } from "../http/describe";
-import { HealthResponse } from "../http/schemas";
+import { ErrorResponse, HealthResponse } from "../http/schemas";
 
 /** Liveness and readiness in one: 200 only when the database answers. */
 export const healthRoutes = new Hono<AppEnv>().get(
@@ -15,7 +15,12 @@ export const healthRoutes = new Hono<AppEnv>().get(
     security: [],
     responses: {
       "200": { description: "The database answers.", content: json(HealthResponse) },
-      "503": { description: "The database does not answer.", headers: retryAfter, content: json(HealthResponse) },
+      "503": {
+        description:
+          "The database does not answer (Health, with Retry-After), or the service is misconfigured (Error, `not_configured`).",
+        headers: retryAfter,
+        content: json(z.union([HealthResponse, ErrorResponse])),
+      },
     },
   }),
   async (c) => {

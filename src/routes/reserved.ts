@@ -4,7 +4,7 @@ import type { AppEnv } from "../app-env";
 import { ERROR_CODES, httpError } from "../errors";
 
 /** The paths that are session-gate's own: never forwarded in gateway mode, whatever the method. */
-export const RESERVED_PATHS = ["/v1", "/v1/*", "/healthz", "/openapi.json"];
+export const RESERVED_PATHS = ["/v1", "/v1/*", "/healthz", "/openapi.json", "/.well-known/jwks.json"];
 
 /**
  * Answers a request for one of session-gate's own paths that no route took: 405 with `Allow` when

@@ -40,12 +40,12 @@ export const sessionRoutes = new Hono<AppEnv>()
       operationId: "logout",
       summary: "Ends the caller's session (reason `logout`).",
       security: sessionToken,
-      responses: { "204": { description: "Ended." }, ...errors("401", "503") },
+      responses: { "204": { description: "Ended." }, ...errors("401", "403", "503") },
     }),
-    sessionAuth(),
+    sessionAuth({ sameOriginForCookies: true }),
     async (c) => {
       const { db, config, session } = c.var;
-      await endSession(db, session.id, "logout", config.idleTimeoutMinutes);
+      await endSession(db, session.id, "logout", config);
       return c.body(null, 204);
     },
   )
@@ -57,16 +57,13 @@ export const sessionRoutes = new Hono<AppEnv>()
       security: sessionToken,
       responses: {
         "200": { description: "How many were ended.", content: json(EndedResponse) },
-        ...errors("401", "503"),
+        ...errors("401", "403", "503"),
       },
     }),
-    sessionAuth(),
+    sessionAuth({ sameOriginForCookies: true }),
     async (c) => {
       const { db, config, session } = c.var;
-      const revoked = await endSessionsOfUser(db, session.userId, "logout", {
-        exceptSessionId: session.id,
-        idleTimeoutMinutes: config.idleTimeoutMinutes,
-      });
+      const revoked = await endSessionsOfUser(db, session.userId, "logout", { ...config, exceptSessionId: session.id });
       return c.json({ revoked } satisfies z.output<typeof EndedResponse>, 200);
     },
   );

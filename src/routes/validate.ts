@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import type * as z from "zod";
 import type { AppEnv } from "../app-env";
-import { errors, json, sessionToken } from "../http/describe";
+import { assertionHeader } from "../assertion/sign";
+import { errors, json, loginRedirect, sessionToken } from "../http/describe";
 import { identityHeaders } from "../http/identity-headers";
 import { input } from "../http/input";
 import { ValidateResponse, validateQuery } from "../http/schemas";
@@ -11,7 +12,8 @@ import { tenantRequirement } from "../http/tenant-requirement";
 import { authenticate } from "../middleware/session-auth";
 import { APP_TYPES } from "../sessions/constants";
 
-const identity = (description: string) => ({ description, required: true, schema: { type: "string" as const } });
+// Under these names by default; each name is configurable (SESSION_ID_HEADER, ...), so not required here.
+const identity = (description: string) => ({ description, schema: { type: "string" as const } });
 
 /**
  * The forward-auth check: nginx `auth_request`, Traefik ForwardAuth and Caddy `forward_auth` ask
@@ -37,25 +39,35 @@ export const validateRoutes = new Hono<AppEnv>().get(
       "200": {
         description: "A valid session; the proxy copies the identity headers to the origin.",
         headers: {
-          "X-Session-Id": identity("The session's id (uuid)."),
-          "X-User-Id": identity("The user's id."),
-          "X-Tenant-Id": identity("The session's tenant id, or empty when it has none."),
-          "X-App-Type": identity(`The session's app type: ${APP_TYPES.join(" or ")}.`),
+          "X-Session-Id": identity("The session's id (uuid); named by SESSION_ID_HEADER."),
+          "X-User-Id": identity("The user's id; named by USER_ID_HEADER (e.g. Remote-User)."),
+          "X-Tenant-Id": identity("The session's tenant id, or empty when it has none; named by TENANT_ID_HEADER."),
+          "X-App-Type": identity(`The session's app type: ${APP_TYPES.join(" or ")}; named by APP_TYPE_HEADER.`),
+          "X-Session-Assertion": identity(
+            "With ASSERTION_SIGNING_KEY: a JWT of the identity, verifiable with /.well-known/jwks.json; named by ASSERTION_HEADER.",
+          ),
           "Server-Timing": { description: "`db;dur=<ms>`: time spent in the database.", schema: { type: "string" } },
         },
         content: json(ValidateResponse),
       },
+      "302": loginRedirect,
       ...errors("400", "401", "403", "503"),
     },
   }),
   input("query", validateQuery),
   async (c) => {
+    const { config } = c.var;
     const query = c.req.valid("query");
-    const { session, serverTiming } = await authenticate(c, {
-      appType: query.app_type,
-      tenantId: tenantRequirement(query.tenant_id, c.req.header("x-tenant-id")),
-    });
+    const { session, serverTiming } = await authenticate(
+      c,
+      { appType: query.app_type, tenantId: tenantRequirement(query.tenant_id, c.req.header("x-tenant-id")) },
+      { forwarded: true, loginRedirect: query.login_redirect ?? "status" },
+    );
     const body = { session: toSnakeCase(session) } satisfies z.output<typeof ValidateResponse>;
-    return c.json(body, 200, { ...identityHeaders(session), ...serverTiming });
+    return c.json(body, 200, {
+      ...identityHeaders(session, config),
+      ...(await assertionHeader(session, config)),
+      ...serverTiming,
+    });
   },
 );

@@ -5,6 +5,7 @@ import type { ValidSession } from "./session";
 export type RejectReason =
   | "missing_credentials"
   | "malformed_credentials"
+  | "malformed_cookie"
   | "unknown"
   | "inactive"
   | "idle_timeout"

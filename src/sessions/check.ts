@@ -1,15 +1,21 @@
 import type { Config } from "../config";
 import { checkSessionByTokenHash } from "../db/check-statement";
-import type { Db } from "../db/client";
+import { DatabaseError, type Db } from "../db/client";
 import { logEvent } from "../log";
-import { isWellFormedToken, readBearerToken } from "./check-bearer";
+import { isWellFormedToken } from "./check-bearer";
+import { type CredentialSource, type PresentedCredentials, readCredential } from "./check-credentials";
 import { hashToken } from "./check-hash";
 import type { CheckOutcome, CheckRequirements, RejectReason } from "./check-outcome";
 
-export interface CheckResult {
+export interface TokenCheck {
   outcome: CheckOutcome;
   /** Milliseconds spent waiting for the database; null when the request never reached it. */
   dbMs: number | null;
+}
+
+export interface CheckResult extends TokenCheck {
+  /** Where the token came from; null when the request presented no usable one. */
+  source: CredentialSource | null;
 }
 
 /**
@@ -20,13 +26,19 @@ export interface CheckResult {
 export async function checkSession(
   db: Db,
   config: Config,
-  authorization: string | null,
+  presented: PresentedCredentials,
   requirements: CheckRequirements = {},
 ): Promise<CheckResult> {
-  const bearer = readBearerToken(authorization);
-  if (!bearer.ok) return reject(bearer.reason === "missing" ? "missing_credentials" : "malformed_credentials");
-  return checkToken(db, config, bearer.token, requirements);
+  const credential = readCredential(presented, config.sessionCookieName);
+  if (!credential.ok) return { ...reject(REJECTIONS[credential.reason]), source: null };
+  return { ...(await checkToken(db, config, credential.token, requirements)), source: credential.source };
 }
+
+const REJECTIONS = {
+  missing: "missing_credentials",
+  malformed: "malformed_credentials",
+  malformed_cookie: "malformed_cookie",
+} as const satisfies Record<string, RejectReason>;
 
 /** The same check for a bare token (the service binding's entry), its syntax checked here too. */
 export async function checkToken(
@@ -34,39 +46,30 @@ export async function checkToken(
   config: Config,
   token: string,
   requirements: CheckRequirements = {},
-): Promise<CheckResult> {
+): Promise<TokenCheck> {
   if (!isWellFormedToken(token)) return reject("malformed_credentials");
 
   const started = performance.now();
-  let dbMs: number | null = null;
-  let logged = false;
+  let lookup: Awaited<ReturnType<typeof checkSessionByTokenHash>>;
   try {
-    const lookup = await checkSessionByTokenHash(db, hashToken(token), config);
-    dbMs = round(performance.now() - started);
-    const outcome = decide(lookup, requirements);
-    logged = true;
-    logCheck(
-      outcome.ok
-        ? { outcome: "valid", sessionId: outcome.session.id, dbMs }
-        : {
-            outcome: "rejected",
-            reason: outcome.reason,
-            sessionId: outcome.sessionId,
-            dbMs,
-          },
-    );
-    return { outcome, dbMs };
-  } finally {
-    if (!logged)
-      logCheck({
-        outcome: "error",
-        reason: "database_unavailable",
-        dbMs: round(performance.now() - started),
-      });
+    lookup = await checkSessionByTokenHash(db, hashToken(token), config);
+  } catch (error) {
+    // The reason names a permanent cause (a missing privilege, migration, ...) when there is one.
+    const reason = error instanceof DatabaseError ? (error.permanent ?? "database_unavailable") : "internal_error";
+    logCheck({ outcome: "error", reason, dbMs: round(performance.now() - started) });
+    throw error;
   }
+  const dbMs = round(performance.now() - started);
+  const outcome = decide(lookup, requirements);
+  logCheck(
+    outcome.ok
+      ? { outcome: "valid", sessionId: outcome.session.id, dbMs }
+      : { outcome: "rejected", reason: outcome.reason, sessionId: outcome.sessionId, dbMs },
+  );
+  return { outcome, dbMs };
 }
 
-function reject(reason: RejectReason): CheckResult {
+function reject(reason: RejectReason): TokenCheck {
   logCheck({ outcome: "rejected", reason, dbMs: null });
   return { outcome: { ok: false, reason }, dbMs: null };
 }

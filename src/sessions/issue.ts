@@ -45,7 +45,7 @@ export async function issueSession(db: Db, config: Config, request: IssueRequest
       tokenHash: hashToken(token),
       absoluteTimeoutSeconds,
     },
-    config.idleTimeoutMinutes,
+    config,
   );
   if ("missing" in inserted)
     return { ok: false, problem: inserted.missing === "user" ? "unknown_user" : "unknown_tenant" };

@@ -176,7 +176,7 @@ describe.each(backends)("migrations on %s", (backend) => {
 
     it("works with our statements although id, is_active and app_type have no defaults there", async () => {
       const config = parseConfig({
-        DATABASE_URL: standIn.databaseUrl("existing"),
+        DATABASE_URL: standIn.databaseUrl(),
         NEON_LOCAL_HTTP: "true",
       });
       const db = createDb(config);
@@ -192,7 +192,7 @@ describe.each(backends)("migrations on %s", (backend) => {
           tokenHash: hashToken(token),
           absoluteTimeoutSeconds: 3600,
         },
-        30,
+        config,
       );
       expect(inserted).toMatchObject({ userId: 1, tenantId: 1, isActive: true, appType: "tenant_app" });
       const checked = await checkSessionByTokenHash(db, hashToken(token), {
@@ -200,7 +200,7 @@ describe.each(backends)("migrations on %s", (backend) => {
         touchIntervalSeconds: 60,
       });
       expect(checked.status).toBe("valid");
-      expect(await endSession(db, (inserted as { id: string }).id, "logout", 30)).toBe(true);
+      expect(await endSession(db, (inserted as { id: string }).id, "logout", config)).toBe(true);
     });
   });
 });

@@ -117,7 +117,7 @@ export async function startStack(): Promise<Stack> {
 
   try {
     const vars = {
-      DATABASE_URL: standIn.databaseUrl("sessiongate"),
+      DATABASE_URL: standIn.databaseUrl(),
       NEON_LOCAL_HTTP: "true",
       VALIDATION_TIMEOUT_MS: "1000",
     };

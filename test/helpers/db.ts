@@ -5,10 +5,11 @@ import { createDb } from "../../src/db/client";
 /*
  * Direct access to the test database, playing the part of the existing application: plain SQL
  * through the genuine driver and the stand-in, with the token's hash computed by PostgreSQL itself
- * (`sha256()`), not by our code. The driver is reached through src/db/client.ts, the code path
- * production uses (which alone points it at the stand-in), never configured again here.
+ * (`sha256()`), not by our code, and as the database's owner (the Worker itself runs as the
+ * least-privilege role). The driver is reached through src/db/client.ts, the code path production
+ * uses (which alone points it at the stand-in), never configured again here.
  */
-export const sql = createDb(getConfig(env)).$client;
+export const sql = createDb(getConfig({ ...env, DATABASE_URL: env.TEST_OWNER_DATABASE_URL })).$client;
 
 export async function createUser(): Promise<number> {
   const rows = await sql`insert into users default values returning id`;
@@ -131,4 +132,10 @@ export function countedDatabase(): {
       return stats.byApplicationName[name] ?? 0;
     },
   };
+}
+
+/** Which backend the stand-in serves ("pg" or "pglite"): PGlite runs one statement at a time, so tests of concurrency skip it. */
+export async function backendKind(): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${env.TEST_STANDIN_PORT}/__standin/health`);
+  return ((await res.json()) as { backend: string }).backend;
 }

@@ -93,7 +93,7 @@ async function main(): Promise<number> {
     logFile,
     vars: {
       ...Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, String(value)])),
-      DATABASE_URL: standIn.databaseUrl("load"),
+      DATABASE_URL: standIn.databaseUrl(),
       NEON_LOCAL_HTTP: "true",
       ADMIN_API_KEY: adminKey,
     },

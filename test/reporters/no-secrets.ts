@@ -1,6 +1,6 @@
 import type { UserConsoleLog } from "vitest";
 import type { Reporter } from "vitest/node";
-import { STANDIN_SECRET_VARIABLE, TEST_SECRETS } from "../secrets";
+import { STANDIN_SECRET_VARIABLE, TEST_SECRETS, WORKER_PASSWORD_VARIABLE } from "../secrets";
 
 /**
  * Fails the test run when a secret the suite configured (test/secrets.ts, and the stand-in's
@@ -18,6 +18,8 @@ export default class NoSecretsReporter implements Reporter {
     this.secrets = Object.entries(TEST_SECRETS);
     const standIn = process.env[STANDIN_SECRET_VARIABLE];
     if (standIn) this.secrets.push(["the stand-in's password", standIn]);
+    const worker = process.env[WORKER_PASSWORD_VARIABLE];
+    if (worker) this.secrets.push(["the Worker role's password", worker]);
     for (const stream of [process.stdout, process.stderr]) {
       const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
       stream.write = ((chunk: unknown, ...rest: unknown[]) => {

@@ -2,10 +2,11 @@ import type { Server } from "node:http";
 import type { TestProject } from "vitest/node";
 import { createScratchDatabase } from "../../dev/scratch-database";
 import { startStandIn } from "../../dev/standin";
-import { STANDIN_SECRET_VARIABLE } from "../secrets";
+import { STANDIN_SECRET_VARIABLE, WORKER_PASSWORD_VARIABLE } from "../secrets";
 import { startEchoOrigin } from "./echo-origin";
 import { findClosedPort, portOf, startFailingServer, startSlowServer } from "./fault-servers";
 import { checkResponses, startResponseLog } from "./response-contract";
+import { createTestRoles } from "./test-roles";
 
 /** How long the slow fault server holds each request: well past the tests' VALIDATION_TIMEOUT_MS. */
 export const SLOW_DATABASE_DELAY_MS = 3000;
@@ -13,8 +14,12 @@ export const SLOW_DATABASE_DELAY_MS = 3000;
 declare module "vitest" {
   export interface ProvidedContext {
     standInPort: number;
-    /** The Worker's DATABASE_URL: the stand-in, with its secret as the password. */
+    /** The Worker's DATABASE_URL: the stand-in, as the run's least-privilege worker role. */
     standInDatabaseUrl: string;
+    /** The tests' own SQL, playing the existing application: the stand-in's admin role. */
+    standInOwnerDatabaseUrl: string;
+    /** A role that may log in and do nothing else: a deployment without the grants. */
+    standInUngrantedDatabaseUrl: string;
     failingPort: number;
     slowPort: number;
     closedPort: number;
@@ -40,6 +45,7 @@ export default async function setup(project: TestProject) {
     log: () => {},
   });
   await standIn.backend.migrate("drizzle");
+  const roles = await createTestRoles(standIn, process.env[WORKER_PASSWORD_VARIABLE] ?? "");
   const failing = await startFailingServer();
   const slow = await startSlowServer(standIn.url, SLOW_DATABASE_DELAY_MS);
   const origin = await startEchoOrigin();
@@ -47,7 +53,9 @@ export default async function setup(project: TestProject) {
   const responseLog = await startResponseLog();
 
   project.provide("standInPort", standIn.port);
-  project.provide("standInDatabaseUrl", standIn.databaseUrl("sessiongate"));
+  project.provide("standInDatabaseUrl", standIn.databaseUrl(undefined, roles.worker));
+  project.provide("standInOwnerDatabaseUrl", standIn.databaseUrl());
+  project.provide("standInUngrantedDatabaseUrl", standIn.databaseUrl(undefined, roles.ungranted));
   project.provide("failingPort", portOf(failing));
   project.provide("slowPort", portOf(slow));
   project.provide("closedPort", await findClosedPort());
@@ -63,6 +71,9 @@ export default async function setup(project: TestProject) {
         (s: Server) => new Promise((resolve) => s.close(resolve)),
       ),
     );
+    await roles.drop();
+    await standIn.close();
+    await scratch?.drop();
     // Every documented status must have been seen only when every test file of the project ran.
     const ran = project.vitest.state.getFiles().filter((file) => file.projectName === project.name).length;
     const all = (await project.globTestFiles()).testFiles.length;
@@ -70,7 +81,5 @@ export default async function setup(project: TestProject) {
     if (problems.length > 0) {
       throw new Error(`responses that disagree with /openapi.json:\n  ${problems.join("\n  ")}`);
     }
-    await standIn.close();
-    await scratch?.drop();
   };
 }

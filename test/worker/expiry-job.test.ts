@@ -8,7 +8,15 @@ import { createDb, DatabaseError, queryRows } from "../../src/db/client";
 import { endExpiredSessionsQuery, endInconsistentSessionsQuery } from "../../src/db/expiry-statements";
 import worker from "../../src/index";
 import { type ExpiryRunSummary, runExpiryJob } from "../../src/jobs/expiry-job";
-import { createTenant, createUser, insertSession, readSession, type SessionSpec, sql } from "../helpers/db";
+import {
+  backendKind,
+  createTenant,
+  createUser,
+  insertSession,
+  readSession,
+  type SessionSpec,
+  sql,
+} from "../helpers/db";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
 
 /*
@@ -56,11 +64,6 @@ async function insertMany(count: number, spec: SessionSpec): Promise<string[]> {
 
 async function readMany(ids: string[]) {
   return Promise.all(ids.map((id) => readSession(id)));
-}
-
-async function backendKind(): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${env.TEST_STANDIN_PORT}/__standin/health`);
-  return ((await res.json()) as { backend: string }).backend;
 }
 
 describe("the expiry job (cron trigger)", () => {
@@ -194,7 +197,10 @@ describe("the expiry job (cron trigger)", () => {
     expect(stored.every((s) => !s.is_active && s.revoke_reason === "absolute_timeout")).toBe(true);
   });
 
-  it("gives a validation racing the job one consistent answer, and ends each row once", async () => {
+  it("gives a check racing the job one consistent answer, and ends each row once (PostgreSQL server: PGlite runs one statement at a time, so nothing races there)", async ({
+    skip,
+  }) => {
+    if ((await backendKind()) !== "pg") skip();
     const sessions = await Promise.all(Array.from({ length: 8 }, () => insertSession({ idleSeconds: 2 * HOUR })));
 
     const [responses] = await Promise.all([
@@ -355,7 +361,7 @@ describe("two overlapping runs (PostgreSQL server only: PGlite runs one statemen
     await sql.query(
       `create table ${audit} (id uuid not null, was_active boolean not null, is_active boolean not null)`,
     );
-    await sql.query(`create function ${audit}() returns trigger language plpgsql as $$
+    await sql.query(`create function ${audit}() returns trigger language plpgsql security definer as $$
       begin insert into ${audit} values (new.id, old.is_active, new.is_active); return null; end $$`);
     await sql.query(`create trigger ${audit} after update on sessions for each row
       when (new.user_id = ${userId}) execute function ${audit}()`);

@@ -217,13 +217,16 @@ describe("the expiry job during an outage", () => {
     // The database goes away after the repair pass and two batches of the expiry pass.
     const healthy = createDb(config);
     const down = createDb(getConfig({ ...env, DATABASE_URL: faultyDatabases.down }));
+    // Each batch of the job is one request (the statement with its deadline, in one transaction).
     let statements = 0;
-    const flaky = new Proxy(healthy, {
+    const client = new Proxy(healthy.$client, {
       get(target, property, receiver) {
-        if (property !== "execute") return Reflect.get(target, property, receiver);
-        return (...args: Parameters<Db["execute"]>) => (++statements <= 3 ? healthy : down).execute(...args);
+        if (property !== "transaction") return Reflect.get(target, property, receiver);
+        return (...args: Parameters<Db["$client"]["transaction"]>) =>
+          (++statements <= 3 ? healthy : down).$client.transaction(...args);
       },
     });
+    const flaky = Object.assign(Object.create(healthy) as Db, { $client: client });
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     await expect(runExpiryJob(flaky, config)).rejects.toBeInstanceOf(DatabaseError);
     const summary = JSON.parse(String(errors.mock.calls.at(-1)?.[0])) as { batches: number; error: string };

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/config";
 import { createDb } from "../../src/db/client";
 import { runExpiryJob } from "../../src/jobs/expiry-job";
-import { createUser, insertSession, type SessionSpec, sql, type TestSession } from "../helpers/db";
+import { backendKind, createUser, insertSession, type SessionSpec, sql, type TestSession } from "../helpers/db";
 import { bearer, callWorker } from "../helpers/worker";
 
 /*
@@ -58,11 +58,6 @@ interface Validation {
   phase: "during" | "after";
   status: number;
   sessionId: string;
-}
-
-async function backendKind(): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${env.TEST_STANDIN_PORT}/__standin/health`);
-  return ((await res.json()) as { backend: string }).backend;
 }
 
 async function makeRound(): Promise<Round> {
@@ -145,7 +140,7 @@ describe("races on a PostgreSQL server", () => {
       id uuid not null, old_active boolean, new_active boolean, old_reason text, new_reason text,
       old_ended_at timestamptz, new_ended_at timestamptz, old_revoked_at timestamptz, new_revoked_at timestamptz,
       old_activity timestamptz, new_activity timestamptz)`);
-    await sql.query(`create function ${audit}() returns trigger language plpgsql as $$ begin
+    await sql.query(`create function ${audit}() returns trigger language plpgsql security definer as $$ begin
       insert into ${audit} values (new.id, old.is_active, new.is_active, old.revoke_reason, new.revoke_reason,
         old.ended_at, new.ended_at, old.revoked_at, new.revoked_at, old.last_activity_at, new.last_activity_at);
       return null; end $$`);

@@ -1,7 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { sql } from "drizzle-orm";
-import { buildCheckQuery, CHECK_COLUMNS } from "./check-statement";
+import { buildCheckQuery, buildRereadQuery, CHECK_COLUMNS } from "./check-statement";
 import { prepareStatement } from "./client";
 
 /** The check function's name; the migrations that install a body of it are named `NNNN_session_gate_check`. */
@@ -35,23 +35,38 @@ export function checkFunctionVersion(): string {
 }
 
 function createFunctionDdl(): string {
-  const body = prepareStatement(
-    buildCheckQuery({
-      tokenHash: sql.raw("p_token_hash"),
-      idleTimeoutMinutes: sql.raw("p_idle_timeout_minutes"),
-      touchIntervalSeconds: sql.raw("p_touch_interval_seconds"),
-    }),
-  );
-  if (body.params.length > 0) throw new Error("the check function's body must not take bound parameters");
+  const parameters = {
+    tokenHash: sql.raw("p_token_hash"),
+    idleTimeoutMinutes: sql.raw("p_idle_timeout_minutes"),
+    touchIntervalSeconds: sql.raw("p_touch_interval_seconds"),
+  };
+  const check = prepareStatement(buildCheckQuery(parameters));
+  const reread = prepareStatement(buildRereadQuery(parameters));
+  if (check.params.length > 0 || reread.params.length > 0) {
+    throw new Error("the check function's statements must not take bound parameters");
+  }
   const columns = CHECK_COLUMNS.map(([name, type]) => `${name} ${type}`).join(", ");
+  const fields = CHECK_COLUMNS.map(([name]) => `r.${name}`).join(", ");
+  // The check answers in its one statement, but for a due write another transaction changed
+  // first ('contended'): then a second statement, with a snapshot of its own, answers from the
+  // latest version. Still one call, one round trip.
   return [
     `CREATE OR REPLACE FUNCTION ${CHECK_FUNCTION}(p_token_hash text, p_idle_timeout_minutes integer, p_touch_interval_seconds integer)`,
     `RETURNS TABLE (${columns})`,
     "LANGUAGE plpgsql VOLATILE",
     "AS $session_gate_check$",
     "#variable_conflict use_column",
+    "DECLARE",
+    "  r record;",
     "BEGIN",
-    `  RETURN QUERY ${body.text.trim()};`,
+    `  FOR r IN ${check.text.trim()}`,
+    "  LOOP",
+    "    IF r.status = 'contended' THEN",
+    `      RETURN QUERY ${reread.text.trim()};`,
+    "    ELSE",
+    `      RETURN QUERY SELECT ${fields};`,
+    "    END IF;",
+    "  END LOOP;",
     "END",
     "$session_gate_check$;",
   ].join("\n");

@@ -4,7 +4,7 @@ import type { AppType } from "../sessions/constants";
 import type { ValidSession } from "../sessions/session";
 import { type Db, type PreparedStatement, prepareStatement, queryPrepared } from "./client";
 import { expiryRule, intValue, isoTimestamp } from "./expiry-rule";
-import { columnName, sessionsAs, sessionsTable } from "./sessions-alias";
+import { columnName, type SessionsAlias, sessionsAs, sessionsTable } from "./sessions-alias";
 
 export type SessionLookup =
   | { status: "valid"; session: ValidSession }
@@ -92,24 +92,29 @@ const CHECK_CALL: PreparedStatement = prepareStatement(
  *   expiry rule, or a live one has `last_activity_at` moved because it is older than the touch
  *   interval. PostgreSQL writes a new row version for every row an UPDATE matches, even when
  *   nothing changes, so a busy session costs at most one write per interval.
- * - The UPDATE re-checks liveness and the rule on the row's latest version (PostgreSQL re-reads a
- *   row another transaction changed meanwhile): an ended row is never re-activated or touched, a
- *   row ended by someone else keeps its first reason, and a row whose expiry changed meanwhile is
- *   left alone. `greatest(...)` keeps two racing touches from moving `last_activity_at` backwards.
- * - A due write that found the row changed answers 'inactive': the end committed first, and the
- *   answer errs on the side of refusing.
+ * - The UPDATE re-checks everything on the row's latest version (PostgreSQL re-reads a row another
+ *   transaction changed meanwhile): liveness, the rule, and whether a touch is still due. So an
+ *   ended row is never re-activated or touched, a row ended by someone else keeps its first reason,
+ *   and of many checks that find one session due at once, the first touches it and the others,
+ *   having waited for it, find the touch done: one write per interval under concurrency too.
+ *   `greatest(...)` keeps two racing touches from moving `last_activity_at` backwards.
+ * - A due write that found the row changed answers 'contended': the snapshot can no longer say
+ *   whether the session is live (another check touched it) or not (it was ended).
+ *   `buildRereadQuery` then answers from the latest version (session_gate_check does it in the
+ *   same call).
  */
 export function buildCheckQuery(options: { tokenHash: SQL; idleTimeoutMinutes: SQL; touchIntervalSeconds: SQL }): SQL {
   // `t` is the row as the snapshot saw it (and the CTE of the same name), `s` the row the UPDATE writes.
   const [t, s] = [sessionsAs("t"), sessionsAs("s")];
   const snapshot = expiryRule(t, options.idleTimeoutMinutes);
   const current = expiryRule(s, options.idleTimeoutMinutes);
-  const touchDue = sql`${t.lastActivityAt} < now() - make_interval(secs => ${intValue(options.touchIntervalSeconds)})`;
+  const touchDue = (table: SessionsAlias) =>
+    sql`${table.lastActivityAt} < now() - make_interval(secs => ${intValue(options.touchIntervalSeconds)})`;
   const set = (column: AnyPgColumn, value: SQL) => sql`${columnName(column)} = ${value}`;
   const lastActivityAt = sql`coalesce(c.${columnName(s.lastActivityAt)}, ${t.lastActivityAt})`;
   return sql`with t as (
       select ${t.id}, ${t.userId}, ${t.tenantId}, ${t.appType}, ${t.createdAt}, ${t.lastActivityAt}, ${t.absoluteExpiresAt},
-        ${snapshot.isLive} as live, ${snapshot.isExpired} as expired, ${touchDue} as touch_due
+        ${snapshot.isLive} as live, ${snapshot.isExpired} as expired, ${touchDue(t)} as touch_due
       from ${sessionsTable(t)} where ${t.sessionTokenHash} = ${options.tokenHash}
     ), c as (
       update ${sessionsTable(s)} set
@@ -119,13 +124,14 @@ export function buildCheckQuery(options: { tokenHash: SQL; idleTimeoutMinutes: S
         ${set(s.revokedAt, sql`case when t.expired then now() else ${s.revokedAt} end`)},
         ${set(s.lastActivityAt, sql`case when t.expired then ${s.lastActivityAt} else greatest(${s.lastActivityAt}, now()) end`)}
       from t
-      where ${s.id} = ${t.id} and t.live and (t.expired or t.touch_due) and ${current.isLive} and ${current.isExpired} = t.expired
+      where ${s.id} = ${t.id} and t.live and (t.expired or t.touch_due) and ${current.isLive}
+        and ${current.isExpired} = t.expired and (t.expired or ${touchDue(s)})
       returning ${s.isActive}, ${s.revokeReason}, ${s.lastActivityAt}
     )
     select ${t.id}, ${t.userId}, ${t.tenantId}, ${t.appType}::varchar,
       case
         when not t.live then 'inactive'
-        when c.${columnName(s.isActive)} is null then case when t.expired or t.touch_due then 'inactive' else 'valid' end
+        when c.${columnName(s.isActive)} is null then case when t.expired or t.touch_due then 'contended' else 'valid' end
         when c.${columnName(s.isActive)} then 'valid'
         else 'expired'
       end::text as status,
@@ -135,4 +141,23 @@ export function buildCheckQuery(options: { tokenHash: SQL; idleTimeoutMinutes: S
       ${isoTimestamp(sql`${t.absoluteExpiresAt}`)} as absolute_expires_at,
       ${isoTimestamp(sql`${lastActivityAt} + make_interval(mins => ${intValue(options.idleTimeoutMinutes)})`)} as idle_expires_at
     from t left join c on true`;
+}
+
+/**
+ * The answer after a 'contended' check, from the row's latest committed version (a new statement
+ * in the check function sees what committed after the first one began): 'valid' when it is live
+ * and within its limits, else 'inactive'. It writes nothing: a write is what was contended, and it
+ * is done.
+ */
+export function buildRereadQuery(options: { tokenHash: SQL; idleTimeoutMinutes: SQL }): SQL {
+  const r = sessionsAs("r");
+  const rule = expiryRule(r, options.idleTimeoutMinutes);
+  return sql`select ${r.id}, ${r.userId}, ${r.tenantId}, ${r.appType}::varchar,
+      (case when ${rule.isLive} and not ${rule.isExpired} then 'valid' else 'inactive' end)::text as status,
+      null::varchar as ended_reason,
+      ${isoTimestamp(sql`${r.createdAt}`)} as created_at,
+      ${isoTimestamp(sql`${r.lastActivityAt}`)} as last_activity_at,
+      ${isoTimestamp(sql`${r.absoluteExpiresAt}`)} as absolute_expires_at,
+      ${isoTimestamp(sql`${rule.idleExpiresAt}`)} as idle_expires_at
+    from ${sessionsTable(r)} where ${r.sessionTokenHash} = ${options.tokenHash}`;
 }

@@ -53,7 +53,13 @@ export function intValue(value: number | SQL): SQL {
   return typeof value === "number" ? sql`${value}::int` : value;
 }
 
-/** A timestamptz as ISO-8601 in UTC with microseconds, whatever the connection's TimeZone. */
+/**
+ * A timestamptz as ISO-8601 in UTC exactly as Python's `datetime.isoformat()` writes it for a UTC
+ * value (the seed's `to_dict`): `+00:00`, not `Z` (which `fromisoformat` before Python 3.11
+ * refuses), and six digits of microseconds only when there are any. Whatever the connection's
+ * TimeZone.
+ */
 export function isoTimestamp(value: SQL): SQL {
-  return sql`to_char((${value}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+  const utc = sql`((${value}) at time zone 'UTC')`;
+  return sql`(to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || case when extract(microseconds from ${utc})::int % 1000000 = 0 then '' else to_char(${utc}, '.US') end || '+00:00')`;
 }

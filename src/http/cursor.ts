@@ -5,8 +5,10 @@ import { ERROR_CODES, httpError } from "../errors";
  * Listing cursors: opaque to clients, base64url of "<created_at ISO>|<id>", the keyset of the last
  * row seen. A cursor that does not decode to that shape is a 400, never a database error.
  */
+// The time as sessions are shown (`+00:00`, microseconds when any) or, from cursors issued before
+// that, with `Z` and always six digits.
 const CURSOR =
-  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{6})?(?:\+00:00|Z))\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
 const YEAR_1 = Date.parse("0001-01-01T00:00:00Z");
 

@@ -85,7 +85,7 @@ export async function insertSession(spec: SessionSpec = {}): Promise<TestSession
 export interface StoredSession {
   is_active: boolean;
   revoke_reason: string | null;
-  /** Times as ISO-8601 UTC with microseconds, computed by the database. */
+  /** Times as the service shows them (ISO-8601, `+00:00`, microseconds when any), computed by the database. */
   ended_at: string | null;
   revoked_at: string | null;
   last_activity_at: string;
@@ -95,7 +95,9 @@ export interface StoredSession {
   expected_ended_at: string;
 }
 
-const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/** A time as the service shows it, written independently: Python's isoformat() of a UTC value. */
+const iso = (column: string) =>
+  `(to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || case when extract(microseconds from ${column} at time zone 'UTC')::int % 1000000 = 0 then '' else to_char(${column} at time zone 'UTC', '.US') end || '+00:00')`;
 
 export async function readSession(id: string, idleTimeoutMinutes = 30): Promise<StoredSession> {
   const rows = await sql.query(

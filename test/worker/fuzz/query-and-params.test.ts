@@ -219,7 +219,7 @@ function isIssuableCursor(cursor: string): boolean {
   } catch {
     return false;
   }
-  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z\|(.*)$/.exec(decoded);
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{6})?(?:\+00:00|Z)\|(.*)$/.exec(decoded);
   if (match === null || !GUID.test(match[7] ?? "")) return false;
   const [y, mo, d, h, mi, s] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const daysInMonth = new Date(Date.UTC(2000, mo, 0)).getUTCDate() - (mo === 2 && !isLeap(y) ? 1 : 0);

@@ -97,6 +97,10 @@ const VARIABLES = {
     description:
       "`last_activity_at` moves at most once per interval (0 = every check); at most half the idle timeout, so a session in use is never idle-ended",
   }),
+  VALID_CACHE_SECONDS: variable(wholeNumber(0, 300).default(0), {
+    description:
+      "opt-in: remember a valid answer in the isolate this long (at most the touch interval and the session's own limits); a session ended elsewhere can pass until then (0 = off)",
+  }),
   VALIDATION_TIMEOUT_MS: variable(positiveInt(2000, 60_000), {
     description: "deadline for the database per request; past it → 503",
   }),

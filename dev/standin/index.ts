@@ -66,12 +66,22 @@ export async function startStandIn(options: {
   maxRequestBytes?: number;
   /** Largest response built before a row is refused (507 beyond). Default: Neon's 10485760. */
   maxResponseBytes?: number;
+  /**
+   * Not Neon's behaviour, a bench tool: holds each /sql request this many milliseconds (after it
+   * is authenticated and counted, before it runs), as a network delay between the Worker and the
+   * database would. A client that disconnects meanwhile cancels it, and no SQL runs. Default 0.
+   */
+  delayMs?: number;
 }): Promise<StandIn> {
   for (const limit of ["maxRequestBytes", "maxResponseBytes"] as const) {
     const value = options[limit];
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
       throw new Error(`startStandIn: ${limit} must be a whole number of bytes, got ${value}`);
     }
+  }
+  const delayMs = options.delayMs ?? 0;
+  if (!(Number.isSafeInteger(delayMs) && delayMs >= 0)) {
+    throw new Error(`startStandIn: delayMs must be a whole number of milliseconds, got ${delayMs}`);
   }
   const log = options.log ?? (() => undefined);
   const secret = options.secret ?? randomBytes(24).toString("base64url");
@@ -80,6 +90,7 @@ export async function startStandIn(options: {
     secret,
     maxRequestBytes: options.maxRequestBytes ?? NEON_SIZE_LIMIT_BYTES,
     maxResponseBytes: options.maxResponseBytes ?? NEON_SIZE_LIMIT_BYTES,
+    delayMs,
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Backend, SqlRequest } from "./backend";
 import { parseConnectionString } from "./connection-string";
 import { createCredentialCheck } from "./credentials";
@@ -20,6 +21,8 @@ export interface StandInServerOptions {
   secret: string;
   maxRequestBytes: number;
   maxResponseBytes: number;
+  /** Held before running each /sql request (startStandIn's `delayMs`); 0 for none. */
+  delayMs: number;
 }
 
 interface Answer {
@@ -68,6 +71,8 @@ export function createStandInServer(
     ]);
     // Counted before running, so a test can see a request that then failed.
     countRequest(stats, connection.applicationName);
+    // Rejects when the client goes away meanwhile: nothing has run, and nobody reads the answer.
+    if (options.delayMs > 0) await sleep(options.delayMs, undefined, { signal });
     const sqlRequest: SqlRequest = payload.kind === "single" ? payload : { ...payload, options: batchOptions };
     const result = await backend.execute(sqlRequest, {
       user: connection.user,

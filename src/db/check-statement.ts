@@ -7,7 +7,7 @@ import { expiryRule, intValue, isoTimestamp } from "./expiry-rule";
 import { columnName, type SessionsAlias, sessionsAs, sessionsTable } from "./sessions-alias";
 
 export type SessionLookup =
-  | { status: "valid"; session: ValidSession }
+  | { status: "valid"; session: ValidSession; validForSeconds: number }
   | { status: "unknown" }
   | { status: "inactive"; sessionId: string }
   | {
@@ -27,6 +27,7 @@ interface CheckRow {
   last_activity_at: string;
   absolute_expires_at: string;
   idle_expires_at: string;
+  valid_for_seconds: number | null;
 }
 
 /** The columns the check answers with, in order: the check function's result type. */
@@ -41,6 +42,7 @@ export const CHECK_COLUMNS = [
   ["last_activity_at", "text"],
   ["absolute_expires_at", "text"],
   ["idle_expires_at", "text"],
+  ["valid_for_seconds", "integer"],
 ] as const;
 
 /**
@@ -67,6 +69,7 @@ export async function checkSessionByTokenHash(
   }
   return {
     status: "valid",
+    validForSeconds: row.valid_for_seconds ?? 0,
     session: {
       id: row.id,
       userId: row.user_id,
@@ -139,7 +142,8 @@ export function buildCheckQuery(options: { tokenHash: SQL; idleTimeoutMinutes: S
       ${isoTimestamp(sql`${t.createdAt}`)} as created_at,
       ${isoTimestamp(lastActivityAt)} as last_activity_at,
       ${isoTimestamp(sql`${t.absoluteExpiresAt}`)} as absolute_expires_at,
-      ${isoTimestamp(sql`${lastActivityAt} + make_interval(mins => ${intValue(options.idleTimeoutMinutes)})`)} as idle_expires_at
+      ${isoTimestamp(sql`${lastActivityAt} + make_interval(mins => ${intValue(options.idleTimeoutMinutes)})`)} as idle_expires_at,
+      ${validForSeconds(sql`${t.absoluteExpiresAt}`, sql`${lastActivityAt} + make_interval(mins => ${intValue(options.idleTimeoutMinutes)})`)} as valid_for_seconds
     from t left join c on true`;
 }
 
@@ -158,6 +162,16 @@ export function buildRereadQuery(options: { tokenHash: SQL; idleTimeoutMinutes: 
       ${isoTimestamp(sql`${r.createdAt}`)} as created_at,
       ${isoTimestamp(sql`${r.lastActivityAt}`)} as last_activity_at,
       ${isoTimestamp(sql`${r.absoluteExpiresAt}`)} as absolute_expires_at,
-      ${isoTimestamp(sql`${rule.idleExpiresAt}`)} as idle_expires_at
+      ${isoTimestamp(sql`${rule.idleExpiresAt}`)} as idle_expires_at,
+      ${validForSeconds(sql`${r.absoluteExpiresAt}`, rule.idleExpiresAt)} as valid_for_seconds
     from ${sessionsTable(r)} where ${r.sessionTokenHash} = ${options.tokenHash}`;
+}
+
+/**
+ * Whole seconds, by the database's clock, until the first of the two limits if the session is not
+ * used again: what bounds how long an answer may be remembered (VALID_CACHE_SECONDS), so that no
+ * edge clock is ever compared with the database's times.
+ */
+function validForSeconds(absoluteExpiresAt: SQL, idleExpiresAt: SQL): SQL {
+  return sql`greatest(0, floor(extract(epoch from (least(${absoluteExpiresAt}, ${idleExpiresAt}) - now()))))::int`;
 }

@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { describeRoute } from "hono-openapi";
 import type * as z from "zod";
 import type { AppEnv } from "../app-env";
-import { endSession, endSessionsOfUser, listSessionsOfUser } from "../db/session-lifecycle";
+import { listSessionsOfUser } from "../db/session-lifecycle";
 import { ERROR_CODES, httpError } from "../errors";
 import { decodeCursor, encodeCursor } from "../http/cursor";
 import { adminKey, errors, json } from "../http/describe";
@@ -21,6 +21,7 @@ import {
 } from "../http/schemas";
 import { toSnakeCase } from "../http/session-json";
 import { adminAuth } from "../middleware/admin-auth";
+import { endOneSession, endSessionsOfOneUser } from "../sessions/end";
 import { issueSession } from "../sessions/issue";
 
 /** Request bodies are small JSON objects; anything larger is refused before it is parsed. */
@@ -109,7 +110,8 @@ export const adminRoutes = new Hono<AppEnv>()
     async (c) => {
       const { db, config } = c.var;
       const { reason } = c.req.valid("json");
-      const ended = await endSession(db, c.req.valid("param").id, reason, config);
+      const { id } = c.req.valid("param");
+      const ended = await endOneSession(db, config, id, reason);
       if (!ended) throw httpError(404, { error: ERROR_CODES.notFound, error_description: "No such active session." });
       return c.body(null, 204);
     },
@@ -132,10 +134,8 @@ export const adminRoutes = new Hono<AppEnv>()
     async (c) => {
       const { db, config } = c.var;
       const body = c.req.valid("json");
-      const revoked = await endSessionsOfUser(db, c.req.valid("param").userId, body.reason, {
-        ...config,
-        exceptSessionId: body.except_session_id,
-      });
+      const { userId } = c.req.valid("param");
+      const revoked = await endSessionsOfOneUser(db, config, userId, body.reason, body.except_session_id);
       return c.json({ revoked } satisfies z.output<typeof EndedResponse>, 200);
     },
   )

@@ -2,12 +2,13 @@ import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import type * as z from "zod";
 import type { AppEnv } from "../app-env";
-import { endSession, endSessionsOfUser, findSessionById } from "../db/session-lifecycle";
+import { findSessionById } from "../db/session-lifecycle";
 import { bearerChallenge } from "../http/challenge";
 import { errors, json, sessionToken } from "../http/describe";
 import { CurrentSessionResponse, EndedResponse } from "../http/schemas";
 import { toSnakeCase } from "../http/session-json";
 import { sessionAuth } from "../middleware/session-auth";
+import { endOneSession, endSessionsOfOneUser } from "../sessions/end";
 
 /**
  * The caller's own session (OWASP ASVS V7: users can see and end their sessions). Each route
@@ -45,7 +46,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     sessionAuth({ sameOriginForCookies: true }),
     async (c) => {
       const { db, config, session } = c.var;
-      await endSession(db, session.id, "logout", config);
+      await endOneSession(db, config, session.id, "logout");
       return c.body(null, 204);
     },
   )
@@ -63,7 +64,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     sessionAuth({ sameOriginForCookies: true }),
     async (c) => {
       const { db, config, session } = c.var;
-      const revoked = await endSessionsOfUser(db, session.userId, "logout", { ...config, exceptSessionId: session.id });
+      const revoked = await endSessionsOfOneUser(db, config, session.userId, "logout", session.id);
       return c.json({ revoked } satisfies z.output<typeof EndedResponse>, 200);
     },
   );

@@ -3,6 +3,7 @@ import { checkSessionByTokenHash } from "../db/check-statement";
 import { DatabaseError, type Db } from "../db/client";
 import { logEvent } from "../log";
 import { isWellFormedToken } from "./check-bearer";
+import { checkCacheFor } from "./check-cache";
 import { type CredentialSource, type PresentedCredentials, readCredential } from "./check-credentials";
 import { hashToken } from "./check-hash";
 import type { CheckOutcome, CheckRequirements, RejectReason } from "./check-outcome";
@@ -49,10 +50,18 @@ export async function checkToken(
 ): Promise<TokenCheck> {
   if (!isWellFormedToken(token)) return reject("malformed_credentials");
 
+  const tokenHash = hashToken(token);
+  const cache = checkCacheFor(config);
+  const cached = cache?.get(tokenHash);
+  if (cached !== undefined) {
+    const outcome = decide({ status: "valid", session: cached, validForSeconds: 0 }, requirements);
+    logCheck(outcomeLine(outcome, null, true));
+    return { outcome, dbMs: null };
+  }
   const started = performance.now();
   let lookup: Awaited<ReturnType<typeof checkSessionByTokenHash>>;
   try {
-    lookup = await checkSessionByTokenHash(db, hashToken(token), config);
+    lookup = await checkSessionByTokenHash(db, tokenHash, config);
   } catch (error) {
     // The reason names a permanent cause (a missing privilege, migration, ...) when there is one.
     const reason = error instanceof DatabaseError ? (error.permanent ?? "database_unavailable") : "internal_error";
@@ -60,13 +69,17 @@ export async function checkToken(
     throw error;
   }
   const dbMs = round(performance.now() - started);
+  if (lookup.status === "valid") cache?.set(tokenHash, lookup.session, lookup.validForSeconds);
   const outcome = decide(lookup, requirements);
-  logCheck(
-    outcome.ok
-      ? { outcome: "valid", sessionId: outcome.session.id, dbMs }
-      : { outcome: "rejected", reason: outcome.reason, sessionId: outcome.sessionId, dbMs },
-  );
+  logCheck(outcomeLine(outcome, dbMs, false));
   return { outcome, dbMs };
+}
+
+function outcomeLine(outcome: CheckOutcome, dbMs: number | null, cached: boolean) {
+  const line = outcome.ok
+    ? { outcome: "valid", sessionId: outcome.session.id, dbMs }
+    : { outcome: "rejected", reason: outcome.reason, sessionId: outcome.sessionId, dbMs };
+  return cached ? { ...line, cached } : line;
 }
 
 function reject(reason: RejectReason): TokenCheck {
@@ -103,7 +116,13 @@ function decide(
 }
 
 // One structured line per check. Never the token or its hash: a log is not a credential store.
-function logCheck(entry: { outcome: string; reason?: string; sessionId?: string; dbMs: number | null }): void {
+function logCheck(entry: {
+  outcome: string;
+  reason?: string;
+  sessionId?: string;
+  dbMs: number | null;
+  cached?: boolean;
+}): void {
   logEvent("info", { event: "session_check", ...entry });
 }
 

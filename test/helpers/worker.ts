@@ -12,9 +12,19 @@ export async function callWorker(
   init: RequestInit = {},
   overrides: Partial<Env> = {},
 ): Promise<Response> {
+  return callWorkerIn({ ...env, ...overrides }, path, init);
+}
+
+/** The test bindings with some overridden, as one env object that calls can share (and so its config and caches). */
+export function testEnv(overrides: Partial<Env> = {}): Cloudflare.Env {
+  return { ...env, ...overrides };
+}
+
+/** Like callWorker, with an env object the caller keeps: what one isolate's config and caches see across requests. */
+export async function callWorkerIn(workerEnv: Cloudflare.Env, path: string, init: RequestInit = {}): Promise<Response> {
   const ctx = createExecutionContext();
   const request = new Request(`http://gate.test${path}`, init);
-  const res = await worker.fetch(request, { ...env, ...overrides }, ctx);
+  const res = await worker.fetch(request, workerEnv, ctx);
   await waitOnExecutionContext(ctx);
   await logResponse(request, res);
   return res;

@@ -1,0 +1,1 @@
+"""The application core: what the seed imports from it."""

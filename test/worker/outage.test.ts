@@ -77,6 +77,26 @@ describe.concurrent("a failing database at every check entry point", () => {
     expect(((await seen.json()) as { count: number }).count).toBe(0);
   });
 
+  it.each(outages)(
+    "a browser navigation with the session cookie and LOGIN_URL set, %s: 503, never a redirect, in forward-auth and in gateway mode",
+    async (_db, url) => {
+      const s = await insertSession();
+      const browser = {
+        SESSION_COOKIE_NAME: "sg_session",
+        LOGIN_URL: "https://login.example/signin",
+        REDIRECT_ALLOWED_HOSTS: "gate.test",
+        DATABASE_URL: url,
+      };
+      const headers = { "sec-fetch-mode": "navigate", accept: "text/html", cookie: `sg_session=${s.token}` };
+      await expectUnavailable(await callWorker("/v1/validate", { headers }, browser));
+      const gateway = {
+        ORIGIN_URL: `http://127.0.0.1:${env.TEST_ORIGIN_PORT}`,
+        GATEWAY_SIGNING_KEY: TEST_SECRETS.outageGatewaySigningKey,
+      };
+      await expectUnavailable(await callWorker("/shop", { headers }, { ...browser, ...gateway }));
+    },
+  );
+
   it.each(outages)("sessionAuth middleware, %s: 503, never next()", async (_db, url) => {
     const s = await insertSession();
     const reached = vi.fn();

@@ -2,8 +2,10 @@
  * `npm run dev`: the Worker under `wrangler dev`, talking through the genuine Neon driver to a local
  * stand-in for Neon's SQL-over-HTTP endpoint, with the schema migrated and one demo session to try.
  *
- * - `DATABASE_URL` (a postgres:// URL) set: the stand-in serves that database as it is;
- *   unset: an in-memory PGlite, gone when this stops.
+ * - `DATABASE_URL` (a postgres:// URL) set: the stand-in serves that database as it is, and writes
+ *   nothing into it unless asked: `npm run dev -- --demo` (a demo user, tenant and session) or
+ *   `-- --demo-user=ID` (a session for that existing user); unset: an in-memory PGlite with a
+ *   demo session, gone when this stops.
  * - `PORT`: the Worker's port (default 8787). `STANDIN_PORT`: the stand-in's (default: any free).
  * - Every other Worker variable (WORKER_VARIABLES in src/config.ts) set in the shell is passed to the Worker.
  *
@@ -11,13 +13,13 @@
  * rest is stopped and its exit code is returned.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WORKER_VARIABLES } from "../src/config";
 import { describeError } from "./describe-error";
+import { createDemoSession, readDemoRequest } from "./dev-demo";
 import { writeEnvFile } from "./env-file";
 import { type StandIn, startStandIn } from "./standin/index";
 
@@ -43,6 +45,7 @@ try {
   const standInPort = readPort("STANDIN_PORT", 0);
   const absoluteTimeoutHours = readPositiveInt("ABSOLUTE_TIMEOUT_HOURS", 8);
   const databaseUrl = readDatabaseUrl();
+  const request = readDemoRequest(process.argv.slice(2));
 
   standIn = await startStandIn({
     databaseUrl,
@@ -54,16 +57,24 @@ try {
   await standIn.backend.migrate(`${projectRoot}drizzle`);
   console.log("dev: migrations from drizzle/ applied");
 
-  const token = randomBytes(32).toString("base64url");
-  const demo = await createDemoSession(standIn, token, absoluteTimeoutHours);
-  console.log(
-    `dev: demo session for user ${demo.userId} in tenant ${demo.tenantId} (control_panel), valid until ${demo.absoluteExpiresAt}`,
-  );
-  console.log("");
-  console.log(`export SESSION_TOKEN=${token}`);
-  console.log("");
-  console.log("dev: ready once wrangler says so; then try");
-  console.log(`curl -i -H "Authorization: Bearer $SESSION_TOKEN" http://localhost:${port}/v1/validate`);
+  // The embedded database is ours to fill; a real one gets a demo session only when asked.
+  if (databaseUrl === undefined || request.demo) {
+    const demo = await createDemoSession(standIn, { userId: request.userId, absoluteTimeoutHours });
+    const tenant = demo.tenantId === null ? "no tenant" : `tenant ${demo.tenantId}`;
+    console.log(
+      `dev: demo session for user ${demo.userId}, ${tenant} (control_panel), valid until ${demo.absoluteExpiresAt}`,
+    );
+    console.log("");
+    console.log(`export SESSION_TOKEN=${demo.token}`);
+    console.log("");
+    console.log("dev: ready once wrangler says so; then try");
+    console.log(`curl -i -H "Authorization: Bearer $SESSION_TOKEN" http://localhost:${port}/v1/validate`);
+  } else {
+    console.log(
+      "dev: no demo data written into DATABASE_URL (`npm run dev -- --demo` or `-- --demo-user=ID` to have one)",
+    );
+    console.log("dev: ready once wrangler says so");
+  }
   console.log("dev: run the expiry cron locally with");
   console.log(`curl "http://localhost:${port}/__scheduled?cron=*/5+*+*+*+*"`);
   console.log("");
@@ -122,31 +133,6 @@ function readPositiveInt(name: string, fallback: number): number {
     throw new Error(`${name} must be a positive whole number, got "${raw}"`);
   }
   return value;
-}
-
-/** One user, one tenant and one session in one statement, so a failure leaves no half of it. */
-async function createDemoSession(
-  standIn: StandIn,
-  token: string,
-  absoluteTimeoutHours: number,
-): Promise<{ userId: string; tenantId: string; absoluteExpiresAt: string }> {
-  // Only the hash is stored, as the application that issues sessions does: lowercase hex SHA-256
-  // of the token's UTF-8 bytes.
-  const tokenHash = createHash("sha256").update(token, "utf8").digest("hex");
-  const result = await standIn.backend.query(
-    `with new_user as (insert into users default values returning id),
-          new_tenant as (insert into tenants default values returning id)
-     insert into sessions (user_id, tenant_id, session_token_hash, absolute_expires_at, app_type, user_agent)
-     select new_user.id, new_tenant.id, $1, now() + make_interval(hours => $2::int), 'control_panel', 'npm run dev'
-     from new_user, new_tenant
-     returning user_id, tenant_id, absolute_expires_at`,
-    [tokenHash, String(absoluteTimeoutHours)],
-  );
-  const [userId, tenantId, absoluteExpiresAt] = result.rows[0] ?? [];
-  if (!userId || !tenantId || !absoluteExpiresAt) {
-    throw new Error("creating the demo session returned no row");
-  }
-  return { userId, tenantId, absoluteExpiresAt };
 }
 
 /**

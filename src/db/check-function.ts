@@ -35,9 +35,12 @@ export function checkFunctionDdl(): string {
   ].join("\n");
 }
 
+let version: string | undefined;
+
 /** What the function's comment says when its body is the one this code generates: `session-gate check <digest>`. */
 export function checkFunctionVersion(): string {
-  return `session-gate check ${bytesToHex(sha256(utf8ToBytes(createFunctionDdl()))).slice(0, 16)}`;
+  version ??= `session-gate check ${bytesToHex(sha256(utf8ToBytes(createFunctionDdl()))).slice(0, 16)}`;
+  return version;
 }
 
 function createFunctionDdl(): string {

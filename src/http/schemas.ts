@@ -126,7 +126,11 @@ export const SessionPageResponse = z
   })
   .meta({ id: "SessionPage" });
 export const HealthResponse = z
-  .object({ status: z.enum(["ok", "unavailable"]), db: z.enum(["ok", "unreachable"]) })
+  .object({
+    status: z.enum(["ok", "unavailable", "misconfigured"]),
+    db: z.enum(["ok", "unreachable", "migrations_missing", "migrations_outdated", "missing_privilege"]),
+    message: z.string().optional().meta({ description: "With `misconfigured`: what to do." }),
+  })
   .meta({ id: "Health" });
 
 export const JwksResponse = z

@@ -97,7 +97,8 @@ describe("npm run dev", () => {
     };
     if (scratch) env.DATABASE_URL = withPassword(scratch.url);
     else delete env.DATABASE_URL;
-    dev = run("npm run dev", "npm", ["run", "dev"], { cwd: projectRoot, env });
+    // A database of its own: npm run dev writes a demo session into it only when asked.
+    dev = run("npm run dev", "npm", ["run", "dev", ...(scratch ? ["--", "--demo"] : [])], { cwd: projectRoot, env });
     await waitFor("npm run dev", async () => (await fetch(`http://127.0.0.1:${PORT}/healthz`)).ok, dev, 120_000);
   });
 
@@ -160,6 +161,42 @@ describe("npm run dev", () => {
       undefined,
       15_000,
     );
+  });
+});
+
+describe.skipIf(serverUrl === undefined)("npm run dev on a database it was pointed at (PostgreSQL server)", () => {
+  it("writes nothing into it unless asked, and with --demo-user=ID a session for that user only", async () => {
+    const scratch = await createScratchDatabase(serverUrl ?? "", "sessiongate_dev_nodemo");
+    const url = withPassword(scratch.url);
+    const count = async (table: string) => {
+      const result = spawnSync("psql", [scratch.url, "-Atc", `select count(*) from ${table}`], { encoding: "utf8" });
+      return Number(result.stdout.trim());
+    };
+    try {
+      for (const args of [[], ["--", "--demo-user=1"]]) {
+        if (args.length > 0) spawnSync("psql", [scratch.url, "-c", "insert into users default values"], { encoding: "utf8" });
+        const dev = run("npm run dev", "npm", ["run", "dev", ...args], {
+          cwd: projectRoot,
+          env: { ...process.env, PORT: String(PORT + 1), DATABASE_URL: url },
+        });
+        try {
+          await waitFor("npm run dev", async () => (await fetch(`http://127.0.0.1:${PORT + 1}/healthz`)).ok, dev, 120_000);
+          const output = dev.output.join("");
+          if (args.length === 0) {
+            expect(output).toContain("no demo data written");
+            expect(output).not.toContain("SESSION_TOKEN");
+            expect([await count("users"), await count("tenants"), await count("sessions")]).toEqual([0, 0, 0]);
+          } else {
+            expect(output).toMatch(/demo session for user 1, no tenant/);
+            expect([await count("users"), await count("tenants"), await count("sessions")]).toEqual([1, 0, 1]);
+          }
+        } finally {
+          await stopProcess(dev);
+        }
+      }
+    } finally {
+      await scratch.drop();
+    }
   });
 });
 

@@ -1,8 +1,12 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { getConfig } from "../../src/config";
+import { createDb } from "../../src/db/client";
+import { backendKind, sql } from "../helpers/db";
 import { callWorker, faultyDatabases } from "../helpers/worker";
 
 describe("GET /healthz", () => {
-  it("answers 200 when the database answers", async () => {
+  it("answers 200 when the database answers and is migrated for this version", async () => {
     const res = await callWorker("/healthz");
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -17,5 +21,46 @@ describe("GET /healthz", () => {
       status: "unavailable",
       db: "unreachable",
     });
+  });
+});
+
+describe("GET /healthz tells a misdeployment from an outage", () => {
+  it("a role without the grants: 503 missing_privilege, no Retry-After", async () => {
+    const res = await callWorker("/healthz", {}, { DATABASE_URL: env.TEST_UNGRANTED_DATABASE_URL });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBeNull();
+    expect(await res.json()).toMatchObject({ status: "misconfigured", db: "missing_privilege" });
+  });
+
+  it("migrations missing, or older than the code: 503 saying to run npm run db:migrate (PostgreSQL server: PGlite serves one database)", async ({
+    skip,
+  }) => {
+    if ((await backendKind()) !== "pg") skip();
+    const empty = `session_gate_health_${crypto.randomUUID().replaceAll("-", "").slice(0, 8)}`;
+    await sql.query(`create database ${empty}`);
+    const url = new URL(env.TEST_OWNER_DATABASE_URL);
+    url.pathname = `/${empty}`;
+    try {
+      const missing = await callWorker("/healthz", {}, { DATABASE_URL: url.toString() });
+      expect(missing.status).toBe(503);
+      expect(missing.headers.get("retry-after")).toBeNull();
+      expect(await missing.json()).toEqual({
+        status: "misconfigured",
+        db: "migrations_missing",
+        message: "The database has no session_gate_check function: run `npm run db:migrate` against it.",
+      });
+      // An older version of the function: its comment names another body.
+      const owner = createDb(getConfig({ ...env, DATABASE_URL: url.toString() })).$client;
+      await owner.query(`create function session_gate_check(text, integer, integer) returns table (id uuid)
+        language sql as 'select null::uuid'`);
+      await owner.query(
+        `comment on function session_gate_check(text, integer, integer) is 'session-gate check 0000000000000000'`,
+      );
+      const outdated = await callWorker("/healthz", {}, { DATABASE_URL: url.toString() });
+      expect(outdated.status).toBe(503);
+      expect(await outdated.json()).toMatchObject({ status: "misconfigured", db: "migrations_outdated" });
+    } finally {
+      await sql.query(`drop database ${empty} with (force)`);
+    }
   });
 });

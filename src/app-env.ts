@@ -1,5 +1,6 @@
 import type { Config, Env } from "./config";
 import type { Db } from "./db/client";
+import type { MetricsBinding } from "./metrics";
 
 /**
  * The one Hono environment every router and middleware of this Worker is typed with. The caller's
@@ -7,7 +8,7 @@ import type { Db } from "./db/client";
  * (src/middleware/session-auth.ts), as `hono/jwt` types its payload.
  */
 export type AppEnv = {
-  Bindings: Env;
+  Bindings: Env & MetricsBinding;
   Variables: {
     config: Config;
     db: Db;

@@ -2,6 +2,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import type { Env } from "./config";
 import { getConfig } from "./config";
 import { createDb, DatabaseError } from "./db/client";
+import type { MetricsBinding } from "./metrics";
 import { checkToken } from "./sessions/check";
 import type { CheckOutcome } from "./sessions/check-outcome";
 import type { AppType } from "./sessions/constants";
@@ -24,12 +25,13 @@ export type ValidateResult = CheckOutcome | { ok: false; reason: "unavailable" }
  * if (!result.ok) return new Response("Unauthorized", { status: 401 });
  * ```
  */
-export class SessionValidator extends WorkerEntrypoint<Env> {
+export class SessionValidator extends WorkerEntrypoint<Env & MetricsBinding> {
   async validate(token: string, requirements: { appType?: AppType; tenantId?: number } = {}): Promise<ValidateResult> {
     const config = getConfig(this.env);
     const db = createDb(config, { timeoutMs: config.validationTimeoutMs });
     try {
-      return (await checkToken(db, config, String(token), requirements)).outcome;
+      const observer = { entryPoint: "binding" as const, metrics: this.env.METRICS };
+      return (await checkToken(db, config, String(token), requirements, observer)).outcome;
     } catch (error) {
       if (error instanceof DatabaseError) return { ok: false, reason: "unavailable" };
       throw error;

@@ -1,9 +1,10 @@
 import type { Env as WorkerEnv } from "../src/config";
+import type { MetricsBinding } from "../src/metrics";
 
 declare global {
   namespace Cloudflare {
     /** The Worker's bindings in the tests, plus the ports of the test's fault servers. */
-    interface Env extends WorkerEnv {
+    interface Env extends WorkerEnv, MetricsBinding {
       /** The tests' own SQL (playing the existing application): the stand-in's admin role. */
       TEST_OWNER_DATABASE_URL: string;
       /** A role that may log in and nothing else. */

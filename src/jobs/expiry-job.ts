@@ -8,6 +8,7 @@ import {
   type TimeoutReason,
 } from "../db/expiry-statements";
 import { logEvent } from "../log";
+import { writeExpiryPoint } from "../metrics";
 
 /** What one run did; logged as one JSON line and returned. */
 export interface ExpiryRunSummary {
@@ -53,7 +54,7 @@ type Batch = (limit: number) => Promise<number>;
 export async function runExpiryJob(
   db: Db,
   config: Config,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; metrics?: AnalyticsEngineDataset } = {},
 ): Promise<ExpiryRunSummary> {
   const now = options.now ?? Date.now;
   const startedAt = now();
@@ -117,9 +118,11 @@ export async function runExpiryJob(
     summary.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     if (error instanceof DatabaseError && error.permanent !== undefined) summary.permanent = error.permanent;
     logEvent("error", { ...summary }, config.secrets);
+    writeExpiryPoint(options.metrics, summary);
     throw error;
   }
   summary.durationMs = now() - startedAt;
   logEvent("info", { ...summary }, config.secrets);
+  writeExpiryPoint(options.metrics, summary);
   return summary;
 }

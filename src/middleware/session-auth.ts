@@ -7,6 +7,7 @@ import { databaseFailure } from "../errors";
 import { bearerChallenge, crossSiteRefusal } from "../http/challenge";
 import { isBrowserNavigation, loginLocation, originalUrl } from "../http/login-redirect";
 import { isSameOriginRequest } from "../http/same-origin";
+import type { EntryPoint, MetricsBinding } from "../metrics";
 import { checkSession } from "../sessions/check";
 import type { CheckRequirements, RejectReason } from "../sessions/check-outcome";
 import { APP_TYPES, type AppType } from "../sessions/constants";
@@ -33,6 +34,8 @@ export interface AuthenticateOptions {
   loginRedirect?: "status" | "header";
   /** State-changing: a cookie-authenticated request must come from a page of the same origin. */
   sameOriginForCookies?: boolean;
+  /** What the check's log line and data point name as its entry point (default `session_auth`). */
+  entryPoint?: EntryPoint;
 }
 
 /**
@@ -55,7 +58,11 @@ export async function authenticate(
   const presented = { authorization: c.req.header("authorization") ?? null, cookie: c.req.header("cookie") ?? null };
   let result: Awaited<ReturnType<typeof checkSession>>;
   try {
-    result = await checkSession(db, config, presented, requirements);
+    const metrics = (c.env as MetricsBinding | undefined)?.METRICS;
+    result = await checkSession(db, config, presented, requirements, {
+      entryPoint: options.entryPoint ?? "session_auth",
+      metrics,
+    });
   } catch (error) {
     if (error instanceof DatabaseError) throw databaseFailure(error, config.retryAfterSeconds);
     throw error;

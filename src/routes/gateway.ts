@@ -42,7 +42,7 @@ export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
       issues: [{ path: "path", message: "cannot be forwarded safely" }],
     });
   }
-  const { session } = await authenticate(c);
+  const { session } = await authenticate(c, {}, { entryPoint: "gateway" });
 
   const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
   const body = hasBody ? await readBoundedBody(c.req.raw, config.gatewayMaxBodyBytes) : undefined;

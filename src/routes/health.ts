@@ -58,7 +58,8 @@ function misdeployment(state: Awaited<ReturnType<typeof inspectDatabase>>): Omit
   if (state.checkFunctionVersion !== checkFunctionVersion()) {
     return {
       db: "migrations_outdated",
-      message: "The database's session_gate_check is not the one this version needs: run `npm run db:migrate` against it.",
+      message:
+        "The database's session_gate_check is not the one this version needs: run `npm run db:migrate` against it.",
     };
   }
   if (!state.canCheck) {

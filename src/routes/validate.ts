@@ -61,7 +61,7 @@ export const validateRoutes = new Hono<AppEnv>().get(
     const { session, serverTiming } = await authenticate(
       c,
       { appType: query.app_type, tenantId: tenantRequirement(query.tenant_id, c.req.header("x-tenant-id")) },
-      { forwarded: true, loginRedirect: query.login_redirect ?? "status" },
+      { forwarded: true, loginRedirect: query.login_redirect ?? "status", entryPoint: "validate" },
     );
     const body = { session: toSnakeCase(session) } satisfies z.output<typeof ValidateResponse>;
     return c.json(body, 200, {

@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import { checkSessionByTokenHash } from "../db/check-statement";
 import { DatabaseError, type Db } from "../db/client";
 import { logEvent } from "../log";
+import { type EntryPoint, writeCheckPoint } from "../metrics";
 import { isWellFormedToken } from "./check-bearer";
 import { checkCacheFor } from "./check-cache";
 import { type CredentialSource, type PresentedCredentials, readCredential } from "./check-credentials";
@@ -29,11 +30,20 @@ export async function checkSession(
   config: Config,
   presented: PresentedCredentials,
   requirements: CheckRequirements = {},
+  observer: CheckObserver = DEFAULT_OBSERVER,
 ): Promise<CheckResult> {
   const credential = readCredential(presented, config.sessionCookieName);
-  if (!credential.ok) return { ...reject(REJECTIONS[credential.reason]), source: null };
-  return { ...(await checkToken(db, config, credential.token, requirements)), source: credential.source };
+  if (!credential.ok) return { ...reject(REJECTIONS[credential.reason], observer), source: null };
+  return { ...(await checkToken(db, config, credential.token, requirements, observer)), source: credential.source };
 }
+
+/** Who is told of each check, besides the log: the entry point it came in by, and the metrics dataset if bound. */
+export interface CheckObserver {
+  entryPoint: EntryPoint;
+  metrics?: AnalyticsEngineDataset;
+}
+
+const DEFAULT_OBSERVER: CheckObserver = { entryPoint: "session_auth" };
 
 const REJECTIONS = {
   missing: "missing_credentials",
@@ -47,15 +57,16 @@ export async function checkToken(
   config: Config,
   token: string,
   requirements: CheckRequirements = {},
+  observer: CheckObserver = DEFAULT_OBSERVER,
 ): Promise<TokenCheck> {
-  if (!isWellFormedToken(token)) return reject("malformed_credentials");
+  if (!isWellFormedToken(token)) return reject("malformed_credentials", observer);
 
   const tokenHash = hashToken(token);
   const cache = checkCacheFor(config);
   const cached = cache?.get(tokenHash);
   if (cached !== undefined) {
     const outcome = decide({ status: "valid", session: cached, validForSeconds: 0 }, requirements);
-    logCheck(outcomeLine(outcome, null, true));
+    report(observer, outcomeLine(outcome, null, true), cached.appType);
     return { outcome, dbMs: null };
   }
   const started = performance.now();
@@ -65,13 +76,13 @@ export async function checkToken(
   } catch (error) {
     // The reason names a permanent cause (a missing privilege, migration, ...) when there is one.
     const reason = error instanceof DatabaseError ? (error.permanent ?? "database_unavailable") : "internal_error";
-    logCheck({ outcome: "error", reason, dbMs: round(performance.now() - started) });
+    report(observer, { outcome: "error", reason, dbMs: round(performance.now() - started) });
     throw error;
   }
   const dbMs = round(performance.now() - started);
   if (lookup.status === "valid") cache?.set(tokenHash, lookup.session, lookup.validForSeconds);
   const outcome = decide(lookup, requirements);
-  logCheck(outcomeLine(outcome, dbMs, false));
+  report(observer, outcomeLine(outcome, dbMs, false), lookup.status === "valid" ? lookup.session.appType : undefined);
   return { outcome, dbMs };
 }
 
@@ -82,8 +93,8 @@ function outcomeLine(outcome: CheckOutcome, dbMs: number | null, cached: boolean
   return cached ? { ...line, cached } : line;
 }
 
-function reject(reason: RejectReason): TokenCheck {
-  logCheck({ outcome: "rejected", reason, dbMs: null });
+function reject(reason: RejectReason, observer: CheckObserver): TokenCheck {
+  report(observer, { outcome: "rejected", reason, dbMs: null });
   return { outcome: { ok: false, reason }, dbMs: null };
 }
 
@@ -115,15 +126,15 @@ function decide(
   }
 }
 
-// One structured line per check. Never the token or its hash: a log is not a credential store.
-function logCheck(entry: {
-  outcome: string;
-  reason?: string;
-  sessionId?: string;
-  dbMs: number | null;
-  cached?: boolean;
-}): void {
-  logEvent("info", { event: "session_check", ...entry });
+// One structured line per check, and one data point when metrics are bound. Never the token or
+// its hash: a log is not a credential store.
+function report(
+  observer: CheckObserver,
+  entry: { outcome: string; reason?: string; sessionId?: string; dbMs: number | null; cached?: boolean },
+  appType?: string,
+): void {
+  logEvent("info", { event: "session_check", entryPoint: observer.entryPoint, ...entry });
+  writeCheckPoint(observer.metrics, { ...entry, entryPoint: observer.entryPoint, appType });
 }
 
 function round(ms: number): number {

@@ -8,9 +8,23 @@
 /** Where a check came in: the proxies' endpoint, gateway mode, a bearer route or another app's middleware, the binding. */
 export type EntryPoint = "validate" | "gateway" | "session_auth" | "binding";
 
+/**
+ * The part of a Workers Analytics Engine dataset we use, written out so that the Node side (the
+ * expiry CLI, the bench) typechecks the job without the Workers globals.
+ */
+export interface MetricsDataset {
+  writeDataPoint(point: DataPoint): void;
+}
+
+interface DataPoint {
+  indexes: string[];
+  blobs: string[];
+  doubles: number[];
+}
+
 /** The Worker's optional bindings besides its variables. */
 export interface MetricsBinding {
-  METRICS?: AnalyticsEngineDataset;
+  METRICS?: MetricsDataset;
 }
 
 export interface CheckPoint {
@@ -27,7 +41,7 @@ export interface CheckPoint {
  * app type; double1 database ms (0 when the database was not asked), double2 1 when answered
  * from the cache; index1 the entry point (the sampling key).
  */
-export function writeCheckPoint(metrics: AnalyticsEngineDataset | undefined, point: CheckPoint): void {
+export function writeCheckPoint(metrics: MetricsDataset | undefined, point: CheckPoint): void {
   write(metrics, {
     indexes: [point.entryPoint],
     blobs: ["check", point.entryPoint, point.outcome, point.reason ?? "", point.appType ?? ""],
@@ -51,7 +65,7 @@ export interface ExpiryPoint {
  * ends, double2 absolute ends, double3 repaired, double4 purged, double5 batches, double6
  * duration ms, double7 1 when cut short by the time budget; index1 "expiry_run".
  */
-export function writeExpiryPoint(metrics: AnalyticsEngineDataset | undefined, run: ExpiryPoint): void {
+export function writeExpiryPoint(metrics: MetricsDataset | undefined, run: ExpiryPoint): void {
   write(metrics, {
     indexes: ["expiry_run"],
     blobs: ["expiry_run", run.error === undefined ? "ok" : "failed", run.permanent ?? ""],
@@ -67,7 +81,7 @@ export function writeExpiryPoint(metrics: AnalyticsEngineDataset | undefined, ru
   });
 }
 
-function write(metrics: AnalyticsEngineDataset | undefined, point: AnalyticsEngineDataPoint): void {
+function write(metrics: MetricsDataset | undefined, point: DataPoint): void {
   if (metrics === undefined) return;
   try {
     metrics.writeDataPoint(point);

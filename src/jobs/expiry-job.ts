@@ -8,7 +8,7 @@ import {
   type TimeoutReason,
 } from "../db/expiry-statements";
 import { logEvent } from "../log";
-import { writeExpiryPoint } from "../metrics";
+import { type MetricsDataset, writeExpiryPoint } from "../metrics";
 
 /** What one run did; logged as one JSON line and returned. */
 export interface ExpiryRunSummary {
@@ -54,7 +54,7 @@ type Batch = (limit: number) => Promise<number>;
 export async function runExpiryJob(
   db: Db,
   config: Config,
-  options: { now?: () => number; metrics?: AnalyticsEngineDataset } = {},
+  options: { now?: () => number; metrics?: MetricsDataset } = {},
 ): Promise<ExpiryRunSummary> {
   const now = options.now ?? Date.now;
   const startedAt = now();

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,11 +7,12 @@ import { bundleWorker, createSession, type Database, scratchDir, startDatabase }
 /* The example app as wrangler bundles it (with session-gate's middleware inside), in workerd. */
 let db: Database;
 let mf: Miniflare;
+let script: string;
 const dir = scratchDir();
 
 beforeAll(async () => {
   db = await startDatabase();
-  const script = await bundleWorker("examples/hono-middleware/wrangler.toml", join(dir.path, "app"));
+  script = await bundleWorker("examples/hono-middleware/wrangler.toml", join(dir.path, "app"));
   const app = (name: string, databaseUrl: string) => ({
     name,
     modules: true,
@@ -38,6 +40,13 @@ async function call(path: string, token?: string, worker = "app") {
 }
 
 describe("examples/hono-middleware", () => {
+  it("bundles session-gate from the installed tarball, not from this repo's source", () => {
+    // esbuild names each input file in a comment above its code, relative to the example.
+    const bundle = readFileSync(script, "utf8");
+    expect(bundle).toContain("// ../node_modules/session-gate/lib/library.js");
+    expect(bundle).not.toMatch(/^\/\/ \.\.\/\.\.\/src\//m);
+  });
+
   it("serves public routes without a session", async () => {
     const res = await call("/");
     expect(res.status).toBe(200);

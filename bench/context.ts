@@ -1,6 +1,6 @@
 import type pg from "pg";
-import type { StandIn } from "../dev/standin/index";
 import type { BenchSettings } from "./settings";
+import type { StandInControl } from "./standin-control";
 import type { WorkerProcess } from "./worker-process";
 
 /** What every phase of the bench works with. */
@@ -8,7 +8,8 @@ export interface BenchContext {
   settings: BenchSettings;
   /** A direct connection to the bench's database, for setup and for reading what was written. */
   client: pg.Client;
-  standIn: StandIn;
+  standIn: StandInControl;
+  /** session-gate's bench build (bench/worker.ts), cache off. */
   worker: WorkerProcess;
   log: (line: string) => void;
 }

@@ -1,39 +1,79 @@
 /**
- * The expiry job, run to completion in Node through the genuine driver and a stand-in (the same
- * code the cron trigger runs), against one raw UPDATE doing the same work in one statement on an
- * identical copy of the table: the floor. Every HTTP request the driver sends is timed, and each
- * is one batch.
+ * The expiry job against the least work that ends the same rows, in variants that take it apart,
+ * each on its own fresh copy of the full table (`CREATE DATABASE … TEMPLATE`), through the genuine
+ * driver and a stand-in, in alternating rounds:
+ * - `job`: the job itself (`runExpiryJob`, the code the cron trigger runs): batches of
+ *   EXPIRY_BATCH_SIZE, each a one-request transaction that sets `statement_timeout` first;
+ * - `jobNoWrapper`: the same statements in the same batches, each sent alone (no transaction,
+ *   no `set_config`): what the wrapper costs;
+ * - `oneBatch`: the same statements with no batch limit (one per pass): what batching costs;
+ * - `floor`: one plain UPDATE doing the end pass: what the statements' shape (index order, `FOR
+ *   UPDATE SKIP LOCKED`, primary-key update) costs.
+ * Every HTTP request the driver sends is timed: one request is one batch.
  */
 import { neonConfig } from "@neondatabase/serverless";
 import { sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { startStandIn } from "../dev/standin/index";
-import { parseConfig } from "../src/config";
+import { type Config, parseConfig } from "../src/config";
 import { createDb, queryRows } from "../src/db/client";
-import { endExpiredSessionsQuery } from "../src/db/expiry-statements";
-import { type ExpiryRunSummary, runExpiryJob } from "../src/jobs/expiry-job";
-import { round } from "./load";
+import { endExpiredSessionsQuery, endInconsistentSessionsQuery } from "../src/db/expiry-statements";
+import { runExpiryJob } from "../src/jobs/expiry-job";
+import { quantile, round } from "./load";
 import type { BenchSettings } from "./settings";
+
+export type ExpiryVariant = "job" | "jobNoWrapper" | "oneBatch" | "floor";
+export const EXPIRY_VARIANTS: ExpiryVariant[] = ["job", "jobNoWrapper", "oneBatch", "floor"];
 
 export interface Batch {
   pass: "repair" | "end" | "purge" | "other";
+  /** From the start of the run to the request's start. */
+  startSeconds: number;
   seconds: number;
+}
+
+export interface ExpiryRun {
+  round: number;
+  variant: ExpiryVariant;
+  seconds: number;
+  /** Sessions ended, by reason. */
+  ended: Record<string, number>;
+  batches: Batch[];
 }
 
 export interface Expiry {
   rows: number;
   expired: number;
+  /** Medians over the rounds. */
   jobSeconds: number;
+  jobNoWrapperSeconds: number;
+  oneBatchSeconds: number;
   floorSeconds: number;
+  /** The median of the rounds' job / floor. */
   ratio: number;
+  ratios: number[];
+  /** Where the job's time over the floor goes: medians of the rounds' differences, in seconds. */
+  breakdown: {
+    /** job − jobNoWrapper: the one-request transaction with `set_config('statement_timeout', …)`. */
+    wrapper: number;
+    /** jobNoWrapper − oneBatch: many statements (each its own commit) instead of one per pass. */
+    batching: number;
+    /** oneBatch − floor: ordered index scans, `FOR UPDATE SKIP LOCKED`, update by primary key. */
+    statementShape: number;
+    /** Share of the job's time spent inside its requests (the rest is the job's own loop in Node). */
+    inRequests: number;
+  };
+  /** Slowest batch of any job run. */
   maxBatchSeconds: number;
   usesIndex: boolean;
   floorExpired: number;
   endedByReason: Record<string, number>;
   floorEndedByReason: Record<string, number>;
+  /** The batches of the job run whose ratio is the median. */
   batches: Batch[];
-  /** EXPLAIN of the job's batch statement on the full table, before the run. */
+  runs: ExpiryRun[];
+  /** EXPLAIN of the job's batch statement on the full table, before the runs. */
   plan: string;
 }
 
@@ -87,6 +127,12 @@ async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>
   }
 }
 
+function databaseUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /** EXPLAIN of one batch of the job on `url`; `usesIndex` when the candidate scan goes through an index. */
 export async function explainBatch(
   url: string,
@@ -119,42 +165,125 @@ export async function explainBatch(
   };
 }
 
-function byReason(rows: { reason: string; sessions: number }[]): Record<string, number> {
-  return Object.fromEntries(rows.map((row) => [row.reason, row.sessions]));
+function addRows(into: Record<string, number>, rows: { reason: string; sessions: number }[]): void {
+  for (const row of rows) into[row.reason] = (into[row.reason] ?? 0) + row.sessions;
 }
 
-/** Runs `work` with a stand-in in front of the database at `url` and the Worker's config pointed at it. */
-async function throughStandIn<T>(
-  url: string,
+/** The job's passes as plain statements: batches of `limit` until one comes back short. */
+async function runPasses(db: ReturnType<typeof createDb>, settings: BenchSettings, limit: number) {
+  const ended: Record<string, number> = {};
+  for (;;) {
+    const rows = await queryRows<{ sessions: number }>(db, endInconsistentSessionsQuery({ limit }));
+    if ((rows[0]?.sessions ?? 0) < limit) break;
+  }
+  for (const scan of ["absolute", "idle"] as const) {
+    for (;;) {
+      const query = endExpiredSessionsQuery({ idleTimeoutMinutes: settings.idleTimeoutMinutes, limit, scan });
+      const rows = await queryRows<{ reason: string; sessions: number }>(db, query);
+      addRows(ended, rows);
+      if (rows.reduce((sum, row) => sum + row.sessions, 0) < limit) break;
+    }
+  }
+  return ended;
+}
+
+async function runVariant(
+  variant: ExpiryVariant,
+  db: ReturnType<typeof createDb>,
+  config: Config,
   settings: BenchSettings,
-  work: (db: ReturnType<typeof createDb>, config: ReturnType<typeof parseConfig>) => Promise<T>,
-): Promise<T> {
-  const standIn = await startStandIn({ databaseUrl: url, port: 0 });
-  try {
-    const config = parseConfig({
-      DATABASE_URL: standIn.databaseUrl(),
-      NEON_LOCAL_HTTP: "true",
-      IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),
-      EXPIRY_BATCH_SIZE: String(settings.expiryBatchSize),
-      // Run to completion: the budget only decides when to stop starting batches.
-      EXPIRY_TIME_BUDGET_MS: String(15 * 60_000),
-    });
-    return await work(createDb(config), config);
-  } finally {
-    await standIn.close();
+): Promise<Record<string, number>> {
+  switch (variant) {
+    case "job": {
+      const summary = await runExpiryJob(db, config);
+      if (summary.cutShort || summary.error !== undefined) throw new Error("expiry: the job did not run to completion");
+      return { ...summary.ended };
+    }
+    case "jobNoWrapper":
+      return runPasses(db, settings, settings.expiryBatchSize);
+    case "oneBatch":
+      // The largest limit the statements take (an int): every pass in one statement.
+      return runPasses(db, settings, 2 ** 31 - 1);
+    case "floor": {
+      const ended: Record<string, number> = {};
+      addRows(
+        ended,
+        await queryRows<{ reason: string; sessions: number }>(db, floorStatement(settings.idleTimeoutMinutes)),
+      );
+      return ended;
+    }
   }
 }
 
+/** One variant on a fresh copy of `template`, through its own stand-in; the copy is dropped after. */
+async function timeVariant(
+  variant: ExpiryVariant,
+  round: number,
+  options: { settings: BenchSettings; template: string },
+): Promise<ExpiryRun> {
+  const { settings } = options;
+  const copy = `${options.template}_${variant.toLowerCase()}`;
+  await withClient(settings.serverUrl, async (admin) => {
+    await admin.query(`drop database if exists "${copy}"`);
+    // FILE_COPY: a checkpoint and a file copy, much faster than WAL_LOG for a large database.
+    await admin.query(`create database "${copy}" template "${options.template}" strategy = file_copy`);
+  });
+  try {
+    const url = databaseUrl(settings.serverUrl, copy);
+    await withClient(url, (client) => client.query("checkpoint"));
+    const standIn = await startStandIn({ databaseUrl: url, port: 0 });
+    const batches: Batch[] = [];
+    const originalFetch = neonConfig.fetchFunction;
+    let started = 0;
+    // Time every request the driver makes: one request is one statement is one batch.
+    neonConfig.fetchFunction = async (input: string, init: RequestInit) => {
+      const begun = performance.now();
+      const response = await fetch(input, init);
+      const body = await response.text();
+      batches.push({
+        pass: passOf(init.body),
+        startSeconds: round3((begun - started) / 1000),
+        seconds: round3((performance.now() - begun) / 1000),
+      });
+      return new Response(body, { status: response.status, headers: response.headers });
+    };
+    try {
+      const config = parseConfig({
+        DATABASE_URL: standIn.databaseUrl(),
+        NEON_LOCAL_HTTP: "true",
+        IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),
+        EXPIRY_BATCH_SIZE: String(settings.expiryBatchSize),
+        // Run to completion: the budget only decides when to stop starting batches.
+        EXPIRY_TIME_BUDGET_MS: String(15 * 60_000),
+      });
+      started = performance.now();
+      const ended = await runVariant(variant, createDb(config), config, settings);
+      const seconds = (performance.now() - started) / 1000;
+      return { round, variant, seconds: round3(seconds), ended, batches };
+    } finally {
+      neonConfig.fetchFunction = originalFetch;
+      await standIn.close();
+    }
+  } finally {
+    await withClient(settings.serverUrl, (admin) => admin.query(`drop database if exists "${copy}" with (force)`));
+  }
+}
+
+const median = (values: number[]) => round3(quantile(values, 0.5));
+const total = (ended: Record<string, number>) => Object.values(ended).reduce((sum, n) => sum + n, 0);
+
+/**
+ * Measures the variants on copies of `template` (the bench database, full, with no connections
+ * left: a template must have none).
+ */
 export async function measureExpiry(options: {
   settings: BenchSettings;
-  /** The bench database, full; the job runs here. */
-  jobUrl: string;
-  /** An identical copy; the floor runs here. */
-  floorUrl: string;
+  template: string;
   log: (line: string) => void;
 }): Promise<Expiry> {
   const { settings } = options;
-  const counts = await withClient(options.jobUrl, async (client) => {
+  const templateUrl = databaseUrl(settings.serverUrl, options.template);
+  const counts = await withClient(templateUrl, async (client) => {
     const result = await client.query<{ rows: number; expired: number }>(
       `select count(*)::int as rows,
          (count(*) filter (where is_active and ended_at is null and revoked_at is null
@@ -164,61 +293,61 @@ export async function measureExpiry(options: {
     );
     return result.rows[0] ?? { rows: 0, expired: 0 };
   });
-  const explained = await explainBatch(options.jobUrl, settings);
+  const explained = await explainBatch(templateUrl, settings);
   options.log(
     `  ${counts.rows} rows, ${counts.expired} expired; batch plan uses ${explained.indexes.join(", ") || "no index"}`,
   );
 
-  // Time every request the driver makes: one request is one statement is one batch.
-  const batches: Batch[] = [];
-  const originalFetch = neonConfig.fetchFunction;
-  neonConfig.fetchFunction = async (input: string, init: RequestInit) => {
-    const started = performance.now();
-    const response = await fetch(input, init);
-    const body = await response.text();
-    batches.push({ pass: passOf(init.body), seconds: (performance.now() - started) / 1000 });
-    return new Response(body, { status: response.status, headers: response.headers });
-  };
-
-  let summary: ExpiryRunSummary;
-  let jobSeconds: number;
-  try {
-    await withClient(options.jobUrl, (client) => client.query("checkpoint"));
-    ({ summary, jobSeconds } = await throughStandIn(options.jobUrl, settings, async (db, config) => {
-      const started = performance.now();
-      const result = await runExpiryJob(db, config);
-      return { summary: result, jobSeconds: (performance.now() - started) / 1000 };
-    }));
-  } finally {
-    neonConfig.fetchFunction = originalFetch;
+  const runs: ExpiryRun[] = [];
+  for (let pass = 0; pass < settings.expiryRounds; pass++) {
+    // Each round in another order: no variant always runs first, or right after the same one.
+    const order = EXPIRY_VARIANTS.map((_, i) => EXPIRY_VARIANTS[(i + pass) % EXPIRY_VARIANTS.length] as ExpiryVariant);
+    for (const variant of order) {
+      const run = await timeVariant(variant, pass, { settings, template: options.template });
+      if (total(run.ended) !== counts.expired) {
+        throw new Error(`expiry: ${counts.expired} rows were expired, ${variant} ended ${total(run.ended)}`);
+      }
+      runs.push(run);
+      options.log(`  round ${pass + 1}, ${variant}: ${run.seconds} s in ${run.batches.length} statements`);
+    }
   }
-  if (summary.cutShort || summary.error !== undefined) throw new Error("expiry: the job did not run to completion");
 
-  await withClient(options.floorUrl, (client) => client.query("checkpoint"));
-  const { floorRows, floorSeconds } = await throughStandIn(options.floorUrl, settings, async (db) => {
-    const started = performance.now();
-    const rows = await queryRows<{ reason: string; sessions: number }>(db, floorStatement(settings.idleTimeoutMinutes));
-    return { floorRows: rows, floorSeconds: (performance.now() - started) / 1000 };
-  });
-
-  const expired = summary.ended.idle_timeout + summary.ended.absolute_timeout;
-  const floorEndedByReason = byReason(floorRows);
-  const floorExpired = Object.values(floorEndedByReason).reduce((sum, n) => sum + n, 0);
-  if (expired !== counts.expired || floorExpired !== counts.expired) {
-    throw new Error(`expiry: ${counts.expired} rows were expired, the job ended ${expired}, the floor ${floorExpired}`);
-  }
+  const of = (variant: ExpiryVariant) => runs.filter((run) => run.variant === variant);
+  const byRound = (variant: ExpiryVariant, pass: number) =>
+    runs.find((run) => run.variant === variant && run.round === pass) as ExpiryRun;
+  const rounds = Array.from({ length: settings.expiryRounds }, (_, pass) => pass);
+  const ratios = rounds.map((pass) => round3(byRound("job", pass).seconds / byRound("floor", pass).seconds));
+  const medianRatio = median(ratios);
+  const jobRun = byRound("job", rounds.find((pass) => ratios[pass] === medianRatio) ?? 0);
+  const difference = (a: ExpiryVariant, b: ExpiryVariant) =>
+    median(rounds.map((pass) => byRound(a, pass).seconds - byRound(b, pass).seconds));
+  const jobs = of("job");
   return {
     rows: counts.rows,
-    expired,
-    jobSeconds: round(jobSeconds, 3),
-    floorSeconds: round(floorSeconds, 3),
-    ratio: round(jobSeconds / floorSeconds, 3),
-    maxBatchSeconds: round(Math.max(...batches.map((batch) => batch.seconds)), 3),
+    expired: counts.expired,
+    jobSeconds: median(jobs.map((run) => run.seconds)),
+    jobNoWrapperSeconds: median(of("jobNoWrapper").map((run) => run.seconds)),
+    oneBatchSeconds: median(of("oneBatch").map((run) => run.seconds)),
+    floorSeconds: median(of("floor").map((run) => run.seconds)),
+    ratio: medianRatio,
+    ratios,
+    breakdown: {
+      wrapper: difference("job", "jobNoWrapper"),
+      batching: difference("jobNoWrapper", "oneBatch"),
+      statementShape: difference("oneBatch", "floor"),
+      inRequests: median(jobs.map((run) => run.batches.reduce((sum, batch) => sum + batch.seconds, 0) / run.seconds)),
+    },
+    maxBatchSeconds: round3(Math.max(...jobs.flatMap((run) => run.batches.map((batch) => batch.seconds)))),
     usesIndex: explained.usesIndex,
-    floorExpired,
-    endedByReason: { ...summary.ended },
-    floorEndedByReason,
-    batches: batches.map((batch) => ({ ...batch, seconds: round(batch.seconds, 3) })),
+    floorExpired: total(byRound("floor", 0).ended),
+    endedByReason: jobRun.ended,
+    floorEndedByReason: byRound("floor", 0).ended,
+    batches: jobRun.batches,
+    runs,
     plan: explained.plan,
   };
+}
+
+function round3(value: number): number {
+  return round(value, 3);
 }

@@ -1,12 +1,17 @@
 /**
- * Rewrites BENCHMARKS.md from bench/results.json and bench/findings.md without measuring again:
- * for when only the findings changed. `npx tsx bench/render.ts`
+ * Rewrites BENCHMARKS.md and the charts in bench/ from bench/results.json and bench/findings.md
+ * without measuring again: for when only the findings or the report's layout changed.
+ * `npx tsx bench/render.ts`
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Results, renderMarkdown } from "./report";
+import { type Results, writeResults } from "./report";
 
 const file = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const results = JSON.parse(readFileSync(file("results.json"), "utf8")) as Results;
-writeFileSync(file("../BENCHMARKS.md"), renderMarkdown(results, file("findings.md")));
-console.log("bench: rewrote BENCHMARKS.md from bench/results.json");
+if (results.comparison === undefined || results.details.expiry.runs === undefined) {
+  console.error("bench: bench/results.json predates the comparison with the peers; run `npm run bench` to replace it");
+  process.exit(1);
+}
+writeResults(results, file("results.json"), file("../BENCHMARKS.md"), file("findings.md"));
+console.log("bench: rewrote BENCHMARKS.md and the charts from bench/results.json");

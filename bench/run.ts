@@ -1,11 +1,14 @@
 /**
- * `npm run bench` (issue 6): validation and expiry measured through the real Worker in workerd, the
- * genuine Neon driver and the local stand-in, on a PostgreSQL server. Prints a table and writes
- * bench/results.json and BENCHMARKS.md. `npm run bench:smoke` runs every phase on small sizes and
- * writes its results to a temporary directory instead.
+ * `npm run bench` (issue 6, and the comparison with the peers): session-gate's validation and
+ * expiry, and session-gate against Lucia and Better Auth (bench/peers/), each measured through its
+ * real Worker in workerd, the genuine Neon driver and the local stand-in, on a PostgreSQL server.
+ * Prints a table and writes bench/results.json, BENCHMARKS.md and the charts in bench/. A full run
+ * takes about 15 minutes on 2 cores. `npm run bench:smoke` runs every phase on small sizes (about
+ * 2 minutes) and writes its results to a temporary directory; `BENCH_OUT_DIR` sends a run's results
+ * elsewhere.
  *
- * Everything it starts or creates (workerd, stand-ins, two databases, a build directory) is stopped or
- * dropped at the end, on failure and on Ctrl-C.
+ * Everything it starts or creates (workerd processes, stand-ins, databases, build directories) is
+ * stopped or dropped at the end, on failure and on Ctrl-C.
  */
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
@@ -13,18 +16,24 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { createScratchDatabase } from "../dev/scratch-database";
-import { startStandIn } from "../dev/standin/index";
+import { type Bursts, measureBursts } from "./bursts";
 import type { BenchContext } from "./context";
 import { countRows, insertUsersAndTenants } from "./data";
+import { type DelayPoint, measureDelays } from "./delay";
+import { measureDownDatabase } from "./down-database";
 import { describeEnvironment } from "./environment";
-import { measureExpiry } from "./expiry";
+import { EXPIRY_VARIANTS, measureExpiry } from "./expiry";
 import { round } from "./load";
 import { checkTargets, printTable, type Results, writeResults } from "./report";
-import { measureHotSessionWrites, measureRoundTrips } from "./round-trips";
+import type { Comparison } from "./results";
+import { measureRevocation, type Revocation } from "./revocation";
+import { type HotSessionWrites, measureHotSessionWrites, measureRoundTrips, type RoundTrips } from "./round-trips";
+import { installWriteCounter } from "./row-writes";
 import { growTable, measureScalePoint, type ScalePoint } from "./scale";
 import { readSettings } from "./settings";
+import { standInControl } from "./standin-control";
+import { createPeerSchemas, describeSystems, fillPeerTables, type SystemName, startSystems } from "./systems";
 import { measureThroughput } from "./throughput";
-import { startWorker } from "./worker-process";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 const log = (line: string) => console.log(line);
@@ -62,41 +71,84 @@ function undo(name: string, run: () => Promise<void>): void {
 async function main(): Promise<void> {
   const started = performance.now();
   const settings = readSettings();
-  const outDir = settings.smoke ? mkdtempSync(path.join(os.tmpdir(), "session-gate-bench-")) : projectRoot;
-  const logFile = path.join(os.tmpdir(), `session-gate-bench-worker-${process.pid}.log`);
+  const outDir =
+    settings.outDir ?? (settings.smoke ? mkdtempSync(path.join(os.tmpdir(), "session-gate-bench-")) : projectRoot);
+  const jsonFile = path.join(outDir, outDir === projectRoot ? "bench/results.json" : "results.json");
   log(`bench: ${settings.smoke ? "smoke run" : "full run"}, tables of ${settings.scaleRows.join(", ")} rows`);
 
   const database = await createScratchDatabase(settings.serverUrl, "session_gate_bench");
   undo("drop the bench database", database.drop);
-  const copy = { name: `${database.name}_copy`, url: "" };
+  undo("drop the expiry copies", () =>
+    withServer(settings.serverUrl, async (admin) => {
+      for (const variant of EXPIRY_VARIANTS) {
+        await admin.query(`drop database if exists "${database.name}_${variant.toLowerCase()}" with (force)`);
+      }
+    }),
+  );
 
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   undo("close the bench connection", () => client.end().catch(() => undefined));
   const environment = await describeEnvironment(client);
 
-  const standIn = await startStandIn({ databaseUrl: database.url, port: 0, log });
-  undo("stop the stand-in", () => standIn.close().catch(() => undefined));
-  await standIn.backend.migrate(path.join(projectRoot, "drizzle"));
+  const standIn = standInControl(database.url, log);
+  undo("stop the stand-in", () => standIn.stop().catch(() => undefined));
+  const first = await standIn.start();
+  await first.backend.migrate(path.join(projectRoot, "drizzle"));
   await insertUsersAndTenants(client);
+  await createPeerSchemas(client);
 
-  log(`bench: bundling the Worker and starting it in workerd (log: ${logFile})`);
-  const worker = await startWorker({
-    logFile,
-    vars: {
-      DATABASE_URL: standIn.databaseUrl(database.name),
-      NEON_LOCAL_HTTP: "true",
-      TOUCH_INTERVAL_SECONDS: String(settings.touchIntervalSeconds),
-      IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),
-    },
-  });
-  undo("stop the Worker", worker.stop);
-  const ctx: BenchContext = { settings, client, standIn, worker, log };
+  const gateAndPeers = await startSystems({ settings, client, standIn, log }, database.name);
+  undo("stop the Workers", gateAndPeers.stop);
+  const { systems } = gateAndPeers;
+  const gate = systems.find((system) => system.name === "session-gate");
+  if (gate === undefined) throw new Error("session-gate did not start");
+  const ctx: BenchContext = { settings, client, standIn, worker: gate.worker, log };
+  // The cached variant answers most checks without the database: it takes part where that is the question.
+  const uncached = systems.filter((system) => system.name !== "session-gate-cached");
+  const names = systems.map((system) => system.name);
 
+  const hotWrites: Partial<Record<SystemName, HotSessionWrites>> = {};
+  const roundTrips: Partial<Record<SystemName, RoundTrips>> = {};
+  const bursts: Partial<Record<SystemName, Bursts>> = {};
+  const revocation: Partial<Record<SystemName, Revocation>> = {};
   log("bench: hot session writes");
-  const hotSession = await measureHotSessionWrites(ctx);
+  for (const system of uncached) {
+    hotWrites[system.name] = await measureHotSessionWrites(ctx, system);
+    log(
+      `  ${system.name}: ${hotWrites[system.name]?.writes} writes, ${hotWrites[system.name]?.writesTouchDue} when due`,
+    );
+  }
   log("bench: round trips");
-  const roundTrips = await measureRoundTrips(ctx);
+  for (const system of uncached) {
+    roundTrips[system.name] = await measureRoundTrips(ctx, system);
+    log(`  ${system.name}: ${JSON.stringify(roundTrips[system.name])}`);
+  }
+  log("bench: bursts of simultaneous checks due a touch or refresh");
+  const counter = await installWriteCounter(client, [
+    ...new Map(uncached.map((system) => [system.table.name, system.table])).values(),
+  ]);
+  try {
+    for (const system of uncached) {
+      bursts[system.name] = await measureBursts(ctx, system, counter);
+      log(`  ${system.name}: row versions per burst ${bursts[system.name]?.writes.join(", ")}`);
+    }
+  } finally {
+    await counter.uninstall();
+  }
+  log("bench: revocation");
+  await Promise.all(
+    systems.map(async (system) => {
+      const spreadSeconds = system.name === "session-gate-cached" ? settings.cacheSeconds : 0;
+      revocation[system.name] = await measureRevocation(ctx, system, { spreadSeconds });
+      const r = revocation[system.name];
+      log(`  ${system.name}: next check refused ${r?.refusedOnNextCheck}/${r?.trials}, lag max ${r?.maxLagMs} ms`);
+    }),
+  );
+  log("bench: database down");
+  const down = await measureDownDatabase(ctx, systems);
+  log("bench: network delay");
+  const delay: Partial<Record<SystemName, DelayPoint[]>> = await measureDelays(ctx, uncached);
 
   const scalePoints: ScalePoint[] = [];
   let bulkRows = 0;
@@ -111,35 +163,47 @@ async function main(): Promise<void> {
   const [small, middle, large] = settings.scaleRows as [number, number, number];
   log("bench: scale");
   await measureAt(small);
-  log("bench: throughput (validate vs floor)");
-  const load = await measureThroughput(ctx);
+  log("bench: throughput (every system, and session-gate's floor route)");
+  await fillPeerTables(client, await countRows(client));
+  const load = await measureThroughput(ctx, systems);
   log("bench: scale, continued");
   await measureAt(middle);
   await measureAt(large);
 
   // A template database must have no other connections: stop everything that holds one.
   log("bench: expiry");
-  await worker.stop();
-  await standIn.close();
+  await gateAndPeers.stop();
+  await standIn.stop();
   await client.query("vacuum analyze sessions");
   await client.end();
-  await withServer(settings.serverUrl, (admin) =>
-    admin.query(`create database "${copy.name}" template "${database.name}"`),
+  const expiry = await measureExpiry({ settings, template: database.name, log });
+  log(
+    `  medians: job ${expiry.jobSeconds} s, without the wrapper ${expiry.jobNoWrapperSeconds} s, one batch per pass ${expiry.oneBatchSeconds} s, floor ${expiry.floorSeconds} s; slowest batch ${expiry.maxBatchSeconds} s`,
   );
-  undo("drop the copy", async () => {
-    await withServer(settings.serverUrl, (admin) => admin.query(`drop database if exists "${copy.name}" with (force)`));
-  });
-  const copyUrl = new URL(database.url);
-  copyUrl.pathname = `/${copy.name}`;
-  const expiry = await measureExpiry({ settings, jobUrl: database.url, floorUrl: copyUrl.toString(), log });
-  log(`  job ${expiry.jobSeconds} s, floor ${expiry.floorSeconds} s, slowest batch ${expiry.maxBatchSeconds} s`);
 
   const [p10k, p100k, p1M] = scalePoints as [ScalePoint, ScalePoint, ScalePoint];
-  const { batches, plan, floorExpired, endedByReason, floorEndedByReason, ...expiryFigures } = expiry;
-  const figures = {
+  const { batches, plan, floorExpired, endedByReason, floorEndedByReason, runs, ...expiryFigures } = expiry;
+  const descriptions = describeSystems(settings);
+  const comparison: Comparison = {
+    systems: names,
+    descriptions: Object.fromEntries(names.map((name) => [name, descriptions[name]])),
+    ...(names.includes("session-gate-cached")
+      ? {}
+      : { cacheSkipped: "this build of session-gate has no VALID_CACHE_SECONDS variable (src/config.ts)" }),
+    load: load.bySystem,
     roundTrips,
-    hotSessionWrites: hotSession.writes,
+    hotWrites,
+    bursts,
+    delay,
+    down,
+    revocation,
+  };
+  const gateHot = hotWrites["session-gate"] as HotSessionWrites;
+  const figures = {
+    roundTrips: roundTrips["session-gate"] as RoundTrips,
+    hotSessionWrites: gateHot.writes,
     throughput: load.throughput,
+    cpuMsOverFloor: load.cpuMsOverFloor,
     cpuMsPerValidation: load.cpuMsPerValidation,
     scale: {
       p50Ms10k: p10k.p50Ms,
@@ -149,16 +213,18 @@ async function main(): Promise<void> {
     },
     expiry: expiryFigures,
     memory: load.memory,
+    comparison,
   };
   const results: Results = {
     ...figures,
     checks: checkTargets(figures),
     details: {
-      hotSession,
+      hotSession: gateHot,
       cpuMsPerFloorRequest: load.cpuMsPerFloorRequest,
+      cpuMsOverFloorByRound: load.cpuMsOverFloorByRound,
       loadRuns: load.runs,
       scalePoints,
-      expiry: { batches, plan, floorExpired, endedByReason, floorEndedByReason },
+      expiry: { batches, plan, floorExpired, endedByReason, floorEndedByReason, runs },
     },
     settings,
     environment,
@@ -166,15 +232,14 @@ async function main(): Promise<void> {
   };
   console.log("");
   printTable(results.checks);
-  writeResults(
+  const written = writeResults(
     results,
-    path.join(outDir, settings.smoke ? "results.json" : "bench/results.json"),
+    jsonFile,
     path.join(outDir, "BENCHMARKS.md"),
     path.join(projectRoot, "bench/findings.md"),
   );
-  log(
-    `\nbench: wrote ${settings.smoke ? `${outDir}/results.json and BENCHMARKS.md` : "bench/results.json and BENCHMARKS.md"}`,
-  );
+  log(`\nbench: wrote ${written.map((file) => path.relative(process.cwd(), file)).join(", ")}`);
+  log(`bench: took ${Math.round(results.durationSeconds)} s`);
 }
 
 async function withServer<T>(serverUrl: string, run: (client: pg.Client) => Promise<T>): Promise<T> {

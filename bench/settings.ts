@@ -1,27 +1,48 @@
 /**
- * The benchmark's sizes, from the environment. `BENCH_SMOKE=1` shrinks everything to a run of
- * under a minute that exercises every phase; each size can also be set on its own.
+ * The benchmark's sizes, from the environment. `BENCH_SMOKE=1` shrinks everything to a short run
+ * that exercises every phase; each size can also be set on its own.
  */
 export interface BenchSettings {
   smoke: boolean;
   /** A server URL; the bench creates a database of its own there and drops it at the end. */
   serverUrl: string;
+  /** Where results.json, BENCHMARKS.md and the charts go; unset: the repository (a full run) or a temporary directory (smoke). */
+  outDir: string | undefined;
   /** Table sizes at which validation latency is measured, ascending; the last one is also the expiry table. */
   scaleRows: number[];
   /** Of the last table, every `expiredEvery`-th row is expired: 10 gives 10 %. */
   expiredEvery: number;
   /** Sequential validations per table size (each token twice: once due a touch, once not). */
   scaleSamples: number;
-  /** Sequential validations of one session for `hotSessionWrites`. */
+  /** Sequential checks of one session for the hot-session writes, per system. */
   hotValidations: number;
   loadConnections: number;
   loadSeconds: number;
   warmupSeconds: number;
-  /** Validate/floor pairs, alternated. */
+  /** Rounds of the load runs: each round runs every system once, in a rotated order. */
   loadRounds: number;
+  /** Simulated network delays between the Workers and the database (the stand-in's `delayMs`). */
+  delaysMs: number[];
+  /** Seconds of sequential checks per system and delay. */
+  delaySeconds: number;
+  /** Checks of sessions due a touch or refresh, per system and delay (each on its own session). */
+  delayDueSamples: number;
+  /** Bursts of simultaneous checks on a session due a touch or refresh. */
+  bursts: number;
+  burstSize: number;
+  /** session-gate's VALID_CACHE_SECONDS for the cached variant (30 in a full run). */
+  cacheSeconds: number;
+  /** Revocation trials per system (for the cached variant: sessions revoked at spread moments). */
+  revocationTrials: number;
+  /** Requests per system and database failure. */
+  downRequests: number;
+  /** Alternating rounds of the expiry variants (job, job without its transaction wrapper, one batch, one UPDATE). */
+  expiryRounds: number;
   touchIntervalSeconds: number;
   idleTimeoutMinutes: number;
   expiryBatchSize: number;
+  /** session-gate's VALIDATION_TIMEOUT_MS, and the peers' request deadline. */
+  requestTimeoutMs: number;
 }
 
 function readInt(name: string, fallback: number): number {
@@ -38,6 +59,7 @@ export function readSettings(): BenchSettings {
   return {
     smoke,
     serverUrl: process.env.BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres",
+    outDir: process.env.BENCH_OUT_DIR || undefined,
     scaleRows: [largest / 100, largest / 10, largest].map((n) => Math.max(100, Math.round(n))),
     expiredEvery: 10,
     scaleSamples: readInt("BENCH_SCALE_SAMPLES", smoke ? 50 : 400),
@@ -45,9 +67,19 @@ export function readSettings(): BenchSettings {
     loadConnections: readInt("BENCH_CONNECTIONS", 10),
     loadSeconds: readInt("BENCH_LOAD_SECONDS", smoke ? 2 : 10),
     warmupSeconds: readInt("BENCH_WARMUP_SECONDS", smoke ? 1 : 3),
-    loadRounds: readInt("BENCH_LOAD_ROUNDS", smoke ? 1 : 3),
+    loadRounds: readInt("BENCH_LOAD_ROUNDS", smoke ? 1 : 5),
+    delaysMs: [0, 10, 40],
+    delaySeconds: readInt("BENCH_DELAY_SECONDS", smoke ? 1 : 5),
+    delayDueSamples: readInt("BENCH_DELAY_DUE_SAMPLES", smoke ? 3 : 15),
+    bursts: 5,
+    burstSize: 10,
+    cacheSeconds: readInt("BENCH_CACHE_SECONDS", smoke ? 4 : 30),
+    revocationTrials: readInt("BENCH_REVOCATION_TRIALS", smoke ? 4 : 10),
+    downRequests: readInt("BENCH_DOWN_REQUESTS", smoke ? 1 : 3),
+    expiryRounds: readInt("BENCH_EXPIRY_ROUNDS", smoke ? 1 : 3),
     touchIntervalSeconds: 60,
     idleTimeoutMinutes: 30,
     expiryBatchSize: 5000,
+    requestTimeoutMs: 2000,
   };
 }

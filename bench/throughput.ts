@@ -1,116 +1,204 @@
 /**
- * /v1/validate against the floor route under the same fixed-concurrency load, alternated, with
- * workerd's CPU time and memory read from /proc around the runs.
+ * Every system under the same fixed-concurrency load: each round runs each target once (the
+ * systems' checks and session-gate's floor route), in an order rotated by one every round, so that
+ * no target always runs first or right after the same one. Around each run, CPU time is read from
+ * /proc for the target's workerd process(es), PostgreSQL and this process, and the stand-in's
+ * request count for the target's Worker. Figures are medians over the rounds; session-gate's own
+ * ratios pair each check run with the floor run of the same round.
  */
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { type BenchContext, bearer } from "./context";
 import { hashOf, insertSession } from "./data";
-import { type LoadRun, round, runLoad } from "./load";
-import { cpuMs, cpuMsByPid, cpuMsSince, postgresPids, rssMb } from "./worker-process";
+import { type LoadRun, quantile, round, runLoad } from "./load";
+import type { System } from "./systems";
+import { cpuMs, cpuMsByPid, cpuMsSince, postgresPids, rssMb, type WorkerProcess } from "./worker-process";
 
+/** What a load run targets: a system's check, or session-gate's floor route. */
+export type TargetName = System["name"] | "floor";
+
+interface Target {
+  name: TargetName;
+  worker: WorkerProcess;
+  path: string;
+  headers: Record<string, string>;
+  applicationName: string;
+}
+
+export interface MeasuredRun extends LoadRun {
+  target: TargetName;
+  round: number;
+  /** CPU of the target's workerd process(es) during the run, per request served. */
+  workerdCpuMsPerRequest: number;
+  /** CPU of the bench's own Node process (autocannon, the stand-in, Miniflare's side), per request. */
+  benchProcessCpuMsPerRequest: number;
+  /** CPU of all PostgreSQL server processes, per request (0 when the server is not on this machine). */
+  postgresCpuMsPerRequest: number;
+  /** Requests that reached the stand-in from the target's Worker, per request served. */
+  standInRequestsPerRequest: number;
+  /** The machine's 1-minute load average at the end of the run: others' work competes for the cores. */
+  loadAverage: number;
+}
+
+/** Medians over a target's runs. */
+export interface LoadSummary {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  workerdCpuMsPerCheck: number;
+  postgresCpuMsPerCheck: number;
+  standInRequestsPerCheck: number;
+  runs: number;
+}
+
+/** session-gate's check against its floor route. */
 export interface Throughput {
   validateRps: number;
   floorRps: number;
+  /** The median of the rounds' ratios (check req/s / floor req/s of the same round). */
   ratio: number;
+  ratios: number[];
   validateP50Ms: number;
   validateP99Ms: number;
   floorP50Ms: number;
   floorP99Ms: number;
 }
 
-export interface MeasuredRun extends LoadRun {
-  /** CPU of the workerd process(es) during the run, per request served. */
-  workerdCpuMsPerRequest: number;
-  /** CPU of the bench's own Node process (autocannon, the stand-in, Miniflare's side), per request. */
-  benchProcessCpuMsPerRequest: number;
-  /** CPU of all PostgreSQL server processes, per request (0 when the server is not on this machine). */
-  postgresCpuMsPerRequest: number;
-  /** The machine's 1-minute load average at the end of the run: others' work competes for the 2 cores. */
-  loadAverage: number;
-}
-
 export interface ThroughputResult {
   throughput: Throughput;
+  /** Summed workerd CPU over the check runs / their requests (for reference). */
   cpuMsPerValidation: number;
   cpuMsPerFloorRequest: number;
+  /** The median of the rounds' differences: workerd CPU per check minus per floor request, same round. */
+  cpuMsOverFloor: number;
+  cpuMsOverFloorByRound: number[];
+  bySystem: Partial<Record<TargetName, LoadSummary>>;
   memory: { rssBeforeMb: number; rssAfterMb: number };
   runs: MeasuredRun[];
 }
 
-/** The run with the median requests per second (the lower middle one of an even count). */
-function medianRun(runs: MeasuredRun[]): MeasuredRun {
-  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
-  const run = sorted[Math.floor((sorted.length - 1) / 2)];
-  if (run === undefined) throw new Error("no load runs");
-  return run;
+const median = (values: number[]) => round(quantile(values, 0.5), 3);
+
+function summarize(runs: MeasuredRun[]): LoadSummary {
+  return {
+    rps: median(runs.map((run) => run.rps)),
+    p50Ms: median(runs.map((run) => run.p50Ms)),
+    p99Ms: median(runs.map((run) => run.p99Ms)),
+    workerdCpuMsPerCheck: median(runs.map((run) => run.workerdCpuMsPerRequest)),
+    postgresCpuMsPerCheck: median(runs.map((run) => run.postgresCpuMsPerRequest)),
+    standInRequestsPerCheck: median(runs.map((run) => run.standInRequestsPerRequest)),
+    runs: runs.length,
+  };
 }
 
-function cpuPerRequest(runs: MeasuredRun[], pick: (run: MeasuredRun) => number): number {
+function cpuPerRequest(runs: MeasuredRun[]): number {
   const requests = runs.reduce((sum, run) => sum + run.requests, 0);
-  const cpu = runs.reduce((sum, run) => sum + pick(run) * run.requests, 0);
+  const cpu = runs.reduce((sum, run) => sum + run.workerdCpuMsPerRequest * run.requests, 0);
   return round(cpu / requests, 3);
 }
 
-export async function measureThroughput(ctx: BenchContext): Promise<ThroughputResult> {
-  const { settings, worker } = ctx;
-  const token = randomBytes(32).toString("base64url");
-  await insertSession(ctx.client, { token, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
-  const targets = {
-    validate: { path: "/v1/validate", headers: bearer(token) },
-    floor: { path: `/__bench/floor?hash=${hashOf(token)}`, headers: {} },
-  };
-  const workerd = worker.workerdPids();
-  if (workerd.length === 0) throw new Error("no workerd process found");
+export async function measureThroughput(ctx: BenchContext, systems: System[]): Promise<ThroughputResult> {
+  const { settings } = ctx;
+  const gate = systems.find((system) => system.name === "session-gate");
+  if (gate === undefined) throw new Error("throughput: session-gate is not among the systems");
+  const targets: Target[] = [];
+  for (const system of systems) {
+    const session = await system.newSession();
+    targets.push({
+      name: system.name,
+      worker: system.worker,
+      path: system.validatePath,
+      headers: bearer(session.token),
+      applicationName: system.applicationName,
+    });
+    if (system === gate) {
+      // The floor looks up a session of its own, so that the check's touches never share its row.
+      const token = randomBytes(32).toString("base64url");
+      await insertSession(ctx.client, { token, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
+      targets.push({
+        name: "floor",
+        worker: gate.worker,
+        path: `/__bench/floor?hash=${hashOf(token)}`,
+        headers: {},
+        applicationName: gate.applicationName,
+      });
+    }
+  }
+  for (const target of targets) {
+    if (target.worker.workerdPids().length === 0) throw new Error(`no workerd process found for ${target.name}`);
+  }
 
-  const rssBeforeMb = rssMb(workerd);
-  const load = (target: { path: string; headers: Record<string, string> }, seconds: number) =>
-    runLoad({ url: worker.url, ...target, connections: settings.loadConnections, seconds });
+  const load = (target: Target, seconds: number) =>
+    runLoad({
+      url: target.worker.url,
+      path: target.path,
+      headers: target.headers,
+      connections: settings.loadConnections,
+      seconds,
+    });
+  const rssBeforeMb = rssMb(gate.worker.workerdPids());
   // Warm-up: JIT, the stand-in's pool, PostgreSQL's caches. Not counted.
-  await load(targets.validate, settings.warmupSeconds);
-  await load(targets.floor, settings.warmupSeconds);
+  for (const target of targets) await load(target, settings.warmupSeconds);
 
   const runs: MeasuredRun[] = [];
   for (let pass = 0; pass < settings.loadRounds; pass++) {
-    for (const target of [targets.validate, targets.floor]) {
+    const order = targets.map((_, i) => targets[(i + pass) % targets.length] as Target);
+    for (const target of order) {
+      const workerd = target.worker.workerdPids();
       const workerdBefore = cpuMs(workerd);
       const benchBefore = process.cpuUsage();
       // Backends come and go (the stand-in's pool): only those alive at both ends are counted.
       const postgresBefore = cpuMsByPid(postgresPids());
+      const standInBefore = ctx.standIn.requests(target.applicationName);
       const run = await load(target, settings.loadSeconds);
-      if (run.failures > 0) throw new Error(`load on ${run.path}: ${run.failures} failed requests`);
+      if (run.failures > 0) throw new Error(`load on ${target.name}: ${run.failures} failed requests`);
       const measured: MeasuredRun = {
         ...run,
-        path: target === targets.validate ? "/v1/validate" : "/__bench/floor",
+        target: target.name,
+        round: pass,
         workerdCpuMsPerRequest: round3((cpuMs(workerd) - workerdBefore) / run.requests),
         benchProcessCpuMsPerRequest: round3(benchCpuMs(process.cpuUsage(benchBefore)) / run.requests),
         postgresCpuMsPerRequest: round3(cpuMsSince(postgresBefore) / run.requests),
-        loadAverage: round(os.loadavg()[0] ?? 0),
+        standInRequestsPerRequest: round3(
+          (ctx.standIn.requests(target.applicationName) - standInBefore) / run.requests,
+        ),
+        loadAverage: round3(os.loadavg()[0] ?? 0),
       };
       runs.push(measured);
       ctx.log(
-        `  ${measured.path}: ${measured.rps} req/s, p50 ${measured.p50Ms} ms, p99 ${measured.p99Ms} ms, CPU ms/req: workerd ${measured.workerdCpuMsPerRequest}, postgres ${measured.postgresCpuMsPerRequest}, bench process ${measured.benchProcessCpuMsPerRequest}`,
+        `  ${measured.target}: ${measured.rps} req/s, p50 ${measured.p50Ms} ms, p99 ${measured.p99Ms} ms, CPU ms/req: workerd ${measured.workerdCpuMsPerRequest}, postgres ${measured.postgresCpuMsPerRequest}, bench process ${measured.benchProcessCpuMsPerRequest}`,
       );
     }
   }
-  const rssAfterMb = rssMb(workerd);
+  const rssAfterMb = rssMb(gate.worker.workerdPids());
 
-  const validateRuns = runs.filter((run) => run.path === "/v1/validate");
-  const floorRuns = runs.filter((run) => run.path === "/__bench/floor");
-  const validate = medianRun(validateRuns);
-  const floor = medianRun(floorRuns);
+  const of = (name: TargetName) => runs.filter((run) => run.target === name);
+  const bySystem = Object.fromEntries(targets.map((target) => [target.name, summarize(of(target.name))]));
+  const checks = of("session-gate");
+  const floors = of("floor");
+  const paired = checks.map((check) => [check, floors.find((floor) => floor.round === check.round) as MeasuredRun]);
+  const ratios = paired.map(([check, floor]) => round3((check as MeasuredRun).rps / (floor as MeasuredRun).rps));
+  const overFloor = paired.map(([check, floor]) =>
+    round3((check as MeasuredRun).workerdCpuMsPerRequest - (floor as MeasuredRun).workerdCpuMsPerRequest),
+  );
+  const gateSummary = summarize(checks);
+  const floorSummary = summarize(floors);
   return {
     throughput: {
-      validateRps: validate.rps,
-      floorRps: floor.rps,
-      ratio: round(validate.rps / floor.rps, 3),
-      validateP50Ms: validate.p50Ms,
-      validateP99Ms: validate.p99Ms,
-      floorP50Ms: floor.p50Ms,
-      floorP99Ms: floor.p99Ms,
+      validateRps: gateSummary.rps,
+      floorRps: floorSummary.rps,
+      ratio: median(ratios),
+      ratios,
+      validateP50Ms: gateSummary.p50Ms,
+      validateP99Ms: gateSummary.p99Ms,
+      floorP50Ms: floorSummary.p50Ms,
+      floorP99Ms: floorSummary.p99Ms,
     },
-    cpuMsPerValidation: cpuPerRequest(validateRuns, (run) => run.workerdCpuMsPerRequest),
-    cpuMsPerFloorRequest: cpuPerRequest(floorRuns, (run) => run.workerdCpuMsPerRequest),
+    cpuMsPerValidation: cpuPerRequest(checks),
+    cpuMsPerFloorRequest: cpuPerRequest(floors),
+    cpuMsOverFloor: median(overFloor),
+    cpuMsOverFloorByRound: overFloor,
+    bySystem,
     memory: { rssBeforeMb, rssAfterMb },
     runs,
   };

@@ -51,6 +51,8 @@ export default defineConfig({
                 TEST_RESPONSE_LOG_PORT: String(inject("responseLogPort")),
                 // Cases per property in test/worker/fuzz/: a few hundred in `npm test`, more in `npm run test:fuzz`.
                 FUZZ_RUNS: process.env.FUZZ_RUNS ?? "200",
+                // Rounds of test/worker/races.test.ts: 60 in `npm test`, 1,000 in `npm run test:race` (ROUNDS).
+                RACE_ROUNDS: process.env.ROUNDS ?? "60",
               },
             },
           })),

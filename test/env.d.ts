@@ -19,6 +19,8 @@ declare global {
       TEST_RESPONSE_LOG_PORT: string;
       /** fast-check runs per property in test/worker/fuzz/ (vitest.config.ts; `npm run test:fuzz` raises it). */
       FUZZ_RUNS: string;
+      /** Rounds of the race test (vitest.config.ts; `npm run test:race` raises it). */
+      RACE_ROUNDS: string;
     }
   }
 }

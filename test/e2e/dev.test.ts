@@ -104,7 +104,7 @@ describe("npm run dev", () => {
 
   afterAll(async () => {
     if (dev) await stopProcess(dev);
-    await new Promise((resolve) => origin?.server.close(resolve));
+    if (origin) await new Promise((resolve) => origin.server.close(resolve));
     await scratch?.drop();
   });
 
@@ -174,13 +174,19 @@ describe.skipIf(serverUrl === undefined)("npm run dev on a database it was point
     };
     try {
       for (const args of [[], ["--", "--demo-user=1"]]) {
-        if (args.length > 0) spawnSync("psql", [scratch.url, "-c", "insert into users default values"], { encoding: "utf8" });
+        if (args.length > 0)
+          spawnSync("psql", [scratch.url, "-c", "insert into users default values"], { encoding: "utf8" });
         const dev = run("npm run dev", "npm", ["run", "dev", ...args], {
           cwd: projectRoot,
           env: { ...process.env, PORT: String(PORT + 1), DATABASE_URL: url },
         });
         try {
-          await waitFor("npm run dev", async () => (await fetch(`http://127.0.0.1:${PORT + 1}/healthz`)).ok, dev, 120_000);
+          await waitFor(
+            "npm run dev",
+            async () => (await fetch(`http://127.0.0.1:${PORT + 1}/healthz`)).ok,
+            dev,
+            120_000,
+          );
           const output = dev.output.join("");
           if (args.length === 0) {
             expect(output).toContain("no demo data written");

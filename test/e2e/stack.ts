@@ -1,13 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { exportJWK, generateKeyPair } from "jose";
 import { writeEnvFile } from "../../dev/env-file";
 import { createScratchDatabase } from "../../dev/scratch-database";
 import { type StandIn, startStandIn } from "../../dev/standin";
-import { PORTS } from "./ports";
+import { PORTS, RECIPE_HEADERS } from "./ports";
 
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const NGINX_CONF = join(projectRoot, "docs/proxies/nginx.conf");
@@ -85,8 +87,26 @@ function envFile(file: string, vars: Record<string, string>): string {
   return file;
 }
 
+/**
+ * What the Worker under test is configured with for browsers, and what an application behind the
+ * proxies needs to know of it (examples/browser-app reads the same values).
+ */
+export interface BrowserSetup {
+  /** session-gate as the application's server reaches it: admin API, JWKS. */
+  sessionGateUrl: string;
+  cookieName: string;
+  /** The login page, through nginx (a browser that came through Caddy is sent there too). */
+  loginUrl: string;
+  /** The hosts an `rd` may name: nginx's and Caddy's. */
+  redirectAllowedHosts: string[];
+  adminApiKey: string;
+  assertionIssuer: string;
+  assertionAudience: string;
+}
+
 export interface Stack {
   standIn: StandIn;
+  browser: BrowserSetup;
   /** Stops the stand-in: from then on the Worker's database is down. */
   stopDatabase(): Promise<void>;
   stop(): Promise<void>;
@@ -94,12 +114,26 @@ export interface Stack {
 
 /**
  * The local stack of `npm run dev` (stand-in + migrations + `wrangler dev` on 8787) with nginx and
- * Caddy running docs/proxies/nginx.conf and docs/proxies/Caddyfile as published. The stand-in runs
- * on a scratch database of TEST_DATABASE_URL's server, or an embedded PGlite.
+ * Caddy running docs/proxies/nginx.conf and docs/proxies/Caddyfile as published, the Worker set up
+ * as those files and a browser app expect (`browser`). The stand-in runs on a scratch database of
+ * TEST_DATABASE_URL's server, or an embedded PGlite.
  */
 export async function startStack(): Promise<Stack> {
-  // The origin is the caller's, already listening on PORTS.origin.
+  // The origin is the caller's, on PORTS.origin: nothing here needs it up yet.
   for (const what of ["sessionGate", "nginx", "caddy"] as const) await assertPortFree(PORTS[what], what);
+  // A signing key of this run's own, as `npm run keys:assertion` makes one.
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const signingKey = JSON.stringify({ ...(await exportJWK(privateKey)), kid: `e2e-${randomUUID().slice(0, 8)}` });
+  const browser: BrowserSetup = {
+    sessionGateUrl: `http://127.0.0.1:${PORTS.sessionGate}`,
+    cookieName: "__Host-session",
+    loginUrl: `http://127.0.0.1:${PORTS.nginx}/login`,
+    redirectAllowedHosts: [`127.0.0.1:${PORTS.nginx}`, `127.0.0.1:${PORTS.caddy}`],
+    adminApiKey: randomBytes(32).toString("base64url"),
+    assertionIssuer: "session-gate",
+    assertionAudience: "e2e-browser-app",
+  };
+
   const scratchDir = mkdtempSync(join(tmpdir(), "session-gate-e2e-"));
   const serverUrl = process.env.TEST_DATABASE_URL;
   const scratch = serverUrl ? await createScratchDatabase(serverUrl, "sessiongate_e2e") : undefined;
@@ -120,6 +154,20 @@ export async function startStack(): Promise<Stack> {
       DATABASE_URL: standIn.databaseUrl(),
       NEON_LOCAL_HTTP: "true",
       VALIDATION_TIMEOUT_MS: "1000",
+      ADMIN_API_KEY: browser.adminApiKey,
+      // What docs/proxies/ expects of session-gate (the header names in the files) and what a
+      // browser app needs: the cookie, the login page, the signed assertion.
+      SESSION_ID_HEADER: RECIPE_HEADERS.sessionId,
+      USER_ID_HEADER: RECIPE_HEADERS.userId,
+      TENANT_ID_HEADER: RECIPE_HEADERS.tenantId,
+      APP_TYPE_HEADER: RECIPE_HEADERS.appType,
+      ASSERTION_HEADER: RECIPE_HEADERS.assertion,
+      SESSION_COOKIE_NAME: browser.cookieName,
+      LOGIN_URL: browser.loginUrl,
+      REDIRECT_ALLOWED_HOSTS: browser.redirectAllowedHosts.join(","),
+      ASSERTION_SIGNING_KEY: signingKey,
+      ASSERTION_ISSUER: browser.assertionIssuer,
+      ASSERTION_AUDIENCE: browser.assertionAudience,
     };
     const wranglerEnv: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
     for (const name of Object.keys(vars)) delete wranglerEnv[name];
@@ -137,7 +185,8 @@ export async function startStack(): Promise<Stack> {
         "--persist-to",
         join(scratchDir, "wrangler-state"),
         "--show-interactive-dev-session=false",
-        // A file only this user can read, not --var: the stand-in's password must not be in argv.
+        // A file only this user can read, not --var: the stand-in's password, the admin key and the
+        // signing key must not be in argv.
         "--env-file",
         envFile(join(scratchDir, "worker.env"), vars),
       ],
@@ -184,6 +233,7 @@ export async function startStack(): Promise<Stack> {
 
   return {
     standIn,
+    browser,
     async stopDatabase() {
       databaseStopped = true;
       await standIn.close();

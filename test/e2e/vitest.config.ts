@@ -2,8 +2,9 @@ import { defineConfig } from "vitest/config";
 
 /**
  * `npm run test:e2e`: real nginx and Caddy, running the configurations published in docs/proxies/,
- * in front of a real origin, asking the Worker under `wrangler dev` (see stack.ts). Needs the
- * `nginx` and `caddy` binaries and the fixed ports 8080, 8081, 8787 and 9000 free.
+ * in front of a real origin, asking the Worker under `wrangler dev` (see stack.ts), and a headless
+ * Chromium through them (browser.test.ts). Needs the `nginx`, `caddy` and `chromium` binaries
+ * (Debian's packages) and the fixed ports 8080, 8081, 8787 and 9000 free.
  */
 export default defineConfig({
   test: {

@@ -38,39 +38,34 @@ beforeAll(async () => {
     throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`);
   rmSync(SCREENSHOTS, { recursive: true, force: true });
   mkdirSync(SCREENSHOTS, { recursive: true });
+  // Whatever of this started is stopped by afterAll, which vitest runs also when a step here fails.
   stack = await startStack();
-  try {
-    const config = readConfig({
-      PORT: String(PORTS.origin),
-      SESSION_GATE_URL: stack.browser.sessionGateUrl,
-      ADMIN_API_KEY: stack.browser.adminApiKey,
-      SESSION_COOKIE_NAME: stack.browser.cookieName,
-      APP_ORIGINS: `http://127.0.0.1:${PORTS.nginx},http://127.0.0.1:${PORTS.caddy}`,
-      ASSERTION_ISSUER: stack.browser.assertionIssuer,
-      ASSERTION_AUDIENCE: stack.browser.assertionAudience,
-    });
-    const checkPassword = async (username: string, password: string) =>
-      password === PASSWORD ? (users.get(username) ?? null) : null;
-    origin = await startOrigin(PORTS.origin, createBrowserApp(config, checkPassword));
-    browser = await chromium.launch({
-      // Debian's Chromium: nothing is downloaded. Each launch gets a fresh temporary profile.
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-  } catch (error) {
-    await stack.stop();
-    await origin?.close();
-    throw error;
-  }
+  const config = readConfig({
+    PORT: String(PORTS.origin),
+    SESSION_GATE_URL: stack.browser.sessionGateUrl,
+    ADMIN_API_KEY: stack.browser.adminApiKey,
+    SESSION_COOKIE_NAME: stack.browser.cookieName,
+    APP_ORIGINS: `http://127.0.0.1:${PORTS.nginx},http://127.0.0.1:${PORTS.caddy}`,
+    ASSERTION_ISSUER: stack.browser.assertionIssuer,
+    ASSERTION_AUDIENCE: stack.browser.assertionAudience,
+  });
+  const checkPassword = async (username: string, password: string) =>
+    password === PASSWORD ? (users.get(username) ?? null) : null;
+  origin = await startOrigin(PORTS.origin, createBrowserApp(config, checkPassword));
+  browser = await chromium.launch({
+    // Debian's Chromium: nothing is downloaded. Each launch gets a fresh temporary profile;
+    // playwright adds --headless and, as its chromiumSandbox defaults to false, --no-sandbox (CI
+    // runs as root, where Chromium's sandbox refuses to start).
+    executablePath: CHROMIUM,
+    args: [
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
 });
 
 afterAll(async () => {

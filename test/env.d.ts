@@ -24,3 +24,10 @@ declare global {
     }
   }
 }
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The ports of the faults of a misbehaving wire (test/setup/fault-servers.ts), and whether each lets the statement run. */
+    wireFaults: Record<string, { port: number; ran: boolean }>;
+  }
+}

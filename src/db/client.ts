@@ -4,14 +4,20 @@ import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type { Config } from "../config";
 import { DatabaseError } from "./database-error";
+import { installResponseLimit, RESPONSE_LIMIT_BYTES, RESPONSE_LIMIT_OPTION } from "./response-limit";
 
 export { DatabaseError } from "./database-error";
 
-export type Db = NeonHttpDatabase & { $client: NeonQueryFunction<false, false> };
+export type Db = NeonHttpDatabase & {
+  $client: NeonQueryFunction<false, false>;
+  /** The handle's `timeoutMs`, when it has one: every statement's answer must be in by then. */
+  deadline?: AbortSignal;
+};
 
 /**
  * Opens a handle to the database over Neon's HTTP endpoint: one fetch per statement, no
- * connection set-up. `timeoutMs` aborts a statement the database does not answer in time.
+ * connection set-up. `timeoutMs` aborts a statement the database does not answer in time; an
+ * answer longer than Neon ever sends fails (src/db/response-limit.ts).
  */
 export function createDb(config: Config, options: { timeoutMs?: number } = {}): Db {
   if (config.neonLocalHttp) {
@@ -19,11 +25,22 @@ export function createDb(config: Config, options: { timeoutMs?: number } = {}): 
     // plain HTTP. Config allows this only for loopback hosts. Production keeps the driver's default.
     neonConfig.fetchEndpoint = (host, port) => `http://${host}:${port}/sql`;
   }
+  installResponseLimit();
   const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
-  return drizzle({
-    client: neon(config.databaseUrl.url, signal ? { fetchOptions: { signal } } : {}),
+  const db = drizzle({
+    client: neon(config.databaseUrl.url, {
+      fetchOptions: { [RESPONSE_LIMIT_OPTION]: RESPONSE_LIMIT_BYTES, ...(signal ? { signal } : {}) },
+    }),
   });
+  return signal ? Object.assign(db, { deadline: signal }) : db;
 }
+
+/**
+ * How long past its `statement_timeout` the answer to a statement may take: the database cancels
+ * the statement then, and says so at once, so an answer later than this is the wire's fault (a
+ * stalled connection, a body that drips) and the statement fails without waiting for it.
+ */
+export const STATEMENT_ANSWER_MARGIN_MS = 1000;
 
 /**
  * Runs one statement and returns its rows, translating any failure into a `DatabaseError`. With
@@ -41,12 +58,16 @@ export async function queryRows<Row extends object>(
     if (options.statementTimeoutMs === undefined) {
       return (await db.$client.query(text, params, { fullResults: true })).rows as Row[];
     }
+    const answerBy = AbortSignal.timeout(options.statementTimeoutMs + STATEMENT_ANSWER_MARGIN_MS);
     const [, result] = await db.$client.transaction(
       [
         db.$client.query("select set_config('statement_timeout', $1, true)", [String(options.statementTimeoutMs)]),
         db.$client.query(text, params),
       ],
-      { fullResults: true },
+      {
+        fullResults: true,
+        fetchOptions: { signal: db.deadline ? AbortSignal.any([db.deadline, answerBy]) : answerBy },
+      },
     );
     return (result?.rows ?? []) as Row[];
   } catch (error) {

@@ -1,5 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { inject } from "vitest";
 import type { Env } from "../../src/config";
 import worker from "../../src/index";
 
@@ -58,9 +59,25 @@ function onPort(port: string): string {
   return url.toString();
 }
 
-/** DATABASE_URLs that reach a database in trouble (see test/setup/fault-servers.ts). */
-export const faultyDatabases = {
+const wireFaults = Object.entries(inject("wireFaults"));
+
+/**
+ * DATABASE_URLs that reach a database in trouble (see test/setup/fault-servers.ts): down
+ * (connection refused), failing (500s), slow (answers after the deadline), and each fault of a
+ * misbehaving wire.
+ */
+export const faultyDatabases: Record<"down" | "failing" | "slow", string> & Record<string, string> = {
   down: onPort(env.TEST_CLOSED_PORT),
   failing: onPort(env.TEST_FAILING_PORT),
   slow: onPort(env.TEST_SLOW_PORT),
+  ...Object.fromEntries(wireFaults.map(([fault, { port }]) => [fault, onPort(String(port))])),
 };
+
+/**
+ * The faults after which the statement may have run, and a write committed (whole: each is one
+ * statement or one transaction): the database answered late, or its answer was spoiled on the way.
+ */
+export const faultsAfterStatement: ReadonlySet<string> = new Set([
+  "slow",
+  ...wireFaults.filter(([, { ran }]) => ran).map(([fault]) => fault),
+]);

@@ -4,7 +4,15 @@ import { createScratchDatabase } from "../../dev/scratch-database";
 import { startStandIn } from "../../dev/standin";
 import { STANDIN_SECRET_VARIABLE, WORKER_PASSWORD_VARIABLE } from "../secrets";
 import { startEchoOrigin } from "./echo-origin";
-import { findClosedPort, portOf, startFailingServer, startSlowServer } from "./fault-servers";
+import {
+  findClosedPort,
+  portOf,
+  startFailingServer,
+  startSlowServer,
+  startWireFaultServer,
+  WIRE_FAULTS,
+  type WireFault,
+} from "./fault-servers";
 import { checkResponses, startResponseLog } from "./response-contract";
 import { createTestRoles } from "./test-roles";
 
@@ -23,6 +31,8 @@ declare module "vitest" {
     failingPort: number;
     slowPort: number;
     closedPort: number;
+    /** One server per fault of a misbehaving wire (fault-servers.ts `WIRE_FAULTS`), and whether the statement ran. */
+    wireFaults: Record<WireFault, { port: number; ran: boolean }>;
     originPort: number;
     attackerPort: number;
     responseLogPort: number;
@@ -48,6 +58,11 @@ export default async function setup(project: TestProject) {
   const roles = await createTestRoles(standIn, process.env[WORKER_PASSWORD_VARIABLE] ?? "");
   const failing = await startFailingServer();
   const slow = await startSlowServer(standIn.url, SLOW_DATABASE_DELAY_MS);
+  const wireFaults = await Promise.all(
+    (Object.keys(WIRE_FAULTS) as WireFault[]).map(
+      async (fault) => [fault, await startWireFaultServer(standIn.url, fault)] as const,
+    ),
+  );
   const origin = await startEchoOrigin();
   const attacker = await startEchoOrigin();
   const responseLog = await startResponseLog();
@@ -59,6 +74,12 @@ export default async function setup(project: TestProject) {
   project.provide("failingPort", portOf(failing));
   project.provide("slowPort", portOf(slow));
   project.provide("closedPort", await findClosedPort());
+  project.provide(
+    "wireFaults",
+    Object.fromEntries(
+      wireFaults.map(([fault, server]) => [fault, { port: portOf(server), ran: WIRE_FAULTS[fault].ran }]),
+    ) as Record<WireFault, { port: number; ran: boolean }>,
+  );
   project.provide("originPort", portOf(origin));
   project.provide("attackerPort", portOf(attacker));
   project.provide("responseLogPort", responseLog.port);
@@ -67,8 +88,12 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await Promise.all(
-      [failing, slow, origin, attacker, responseLog.server].map(
-        (s: Server) => new Promise((resolve) => s.close(resolve)),
+      [failing, slow, ...wireFaults.map(([, server]) => server), origin, attacker, responseLog.server].map(
+        (s: Server) => {
+          // A dripping or huge answer may still be on its way to a client that left.
+          s.closeAllConnections();
+          return new Promise((resolve) => s.close(resolve));
+        },
       ),
     );
     await roles.drop();

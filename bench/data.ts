@@ -66,7 +66,10 @@ export interface SessionSpec {
 }
 
 /** One session row, every column explicit; returns its id. */
-export async function insertSession(client: pg.ClientBase, spec: SessionSpec): Promise<string> {
+export async function insertSession(
+  client: Pick<pg.ClientBase, "query"> | pg.Pool,
+  spec: SessionSpec,
+): Promise<string> {
   const result = await client.query<{ id: string }>(
     `insert into sessions (user_id, session_token_hash, created_at, last_activity_at, absolute_expires_at,
        ip_address, user_agent, tenant_id, app_type)

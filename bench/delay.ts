@@ -3,11 +3,16 @@
  * request `delayMs` before running it (restarted on the same port for each delay). Per system and
  * delay, checks of one valid session on one connection, one after the other (so the figure is a
  * check's own latency, not a queue), and checks of sessions due a touch or refresh, each once.
+ * session-gate's floor route (one point query) is measured the same way, as what one round trip
+ * costs on this set-up under each delay.
  */
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { type BenchContext, bearer } from "./context";
+import { hashOf, insertSession } from "./data";
 import { quantile, round, runLoad, timedRequest } from "./load";
 import type { System } from "./systems";
+import type { TargetName } from "./throughput";
 
 export interface DelayPoint {
   delayMs: number;
@@ -16,8 +21,8 @@ export interface DelayPoint {
   p50Ms: number;
   p99Ms: number;
   requests: number;
-  /** p50 of checks that touch or refresh (each on a session made due just before). */
-  dueP50Ms: number;
+  /** p50 of checks that touch or refresh (each on a session made due just before); null for the floor route. */
+  dueP50Ms: number | null;
   dueSamples: number;
 }
 
@@ -32,23 +37,29 @@ async function appliedDelay(delayMs: number): Promise<number> {
   return round(quantile(holds, 0.5));
 }
 
-export async function measureDelays(ctx: BenchContext, systems: System[]): Promise<Record<string, DelayPoint[]>> {
-  const points: Record<string, DelayPoint[]> = Object.fromEntries(systems.map((system) => [system.name, []]));
+/** One connection, one check after another, for `seconds`; after a warm-up on the restarted stand-in. */
+async function sequentialRun(ctx: BenchContext, url: string, path: string, headers: Record<string, string>) {
+  for (let i = 0; i < 5; i++) await timedRequest(`${url}${path}`, headers);
+  return runLoad({ url, path, headers, connections: 1, seconds: ctx.settings.delaySeconds });
+}
+
+export async function measureDelays(
+  ctx: BenchContext,
+  systems: System[],
+): Promise<Partial<Record<TargetName, DelayPoint[]>>> {
+  const points: Partial<Record<TargetName, DelayPoint[]>> = {};
+  const add = (name: TargetName, point: DelayPoint) => {
+    points[name] = [...(points[name] ?? []), point];
+  };
+  const floorToken = randomBytes(32).toString("base64url");
+  await insertSession(ctx.client, { token: floorToken, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
   for (const delayMs of ctx.settings.delaysMs) {
     await ctx.standIn.start({ delayMs });
     const appliedMs = await appliedDelay(delayMs);
     for (const system of systems) {
       const url = `${system.worker.url}${system.validatePath}`;
       const session = await system.newSession();
-      // Warm-up, not counted: new connections to the restarted stand-in.
-      for (let i = 0; i < 5; i++) await timedRequest(url, bearer(session.token));
-      const run = await runLoad({
-        url: system.worker.url,
-        path: system.validatePath,
-        headers: bearer(session.token),
-        connections: 1,
-        seconds: ctx.settings.delaySeconds,
-      });
+      const run = await sequentialRun(ctx, system.worker.url, system.validatePath, bearer(session.token));
       if (run.failures > 0) throw new Error(`${system.name} at ${delayMs} ms delay: ${run.failures} failed checks`);
       const due: number[] = [];
       for (let i = 0; i < ctx.settings.delayDueSamples; i++) {
@@ -67,10 +78,23 @@ export async function measureDelays(ctx: BenchContext, systems: System[]): Promi
         dueP50Ms: round(quantile(due, 0.5)),
         dueSamples: due.length,
       };
-      points[system.name]?.push(point);
+      add(system.name, point);
       ctx.log(
         `  ${system.name} at ${delayMs} ms: p50 ${point.p50Ms} ms, p99 ${point.p99Ms} ms, touch/refresh p50 ${point.dueP50Ms} ms`,
       );
+      if (system.name === "session-gate") {
+        const floor = await sequentialRun(ctx, system.worker.url, `/__bench/floor?hash=${hashOf(floorToken)}`, {});
+        if (floor.failures > 0) throw new Error(`the floor route at ${delayMs} ms delay: ${floor.failures} failures`);
+        add("floor", {
+          ...point,
+          p50Ms: floor.p50Ms,
+          p99Ms: floor.p99Ms,
+          requests: floor.requests,
+          dueP50Ms: null,
+          dueSamples: 0,
+        });
+        ctx.log(`  floor route at ${delayMs} ms: p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms`);
+      }
     }
   }
   await ctx.standIn.start();

@@ -1,5 +1,6 @@
 /** The charts BENCHMARKS.md shows, by file name (written into bench/ beside it). */
 import { barChart, batchTimeline, lineChart } from "./charts";
+import { targetLabel } from "./report-format";
 import type { Results } from "./results";
 import type { SystemName } from "./systems";
 import type { TargetName } from "./throughput";
@@ -8,14 +9,15 @@ const COLORS: Record<TargetName, string> = {
   "session-gate": "#2563eb",
   "session-gate-cached": "#93c5fd",
   floor: "#9ca3af",
+  statement: "#d1d5db",
+  "check-token": "#e5e7eb",
   lucia: "#9333ea",
   "better-auth": "#16a34a",
 };
 
 export function chartFiles(r: Results): Record<string, string> {
   const c = r.comparison;
-  const label = (name: TargetName) =>
-    name === "floor" ? "session-gate floor route" : (c.descriptions[name]?.label ?? name);
+  const label = (name: TargetName) => targetLabel(c, name);
   const loaded = [...c.systems, "floor" as const].filter((name) => c.load[name] !== undefined);
   const runs = `median of ${r.settings.loadRounds} runs, ${r.settings.loadConnections} connections`;
   const delayed = c.systems.filter((name) => (c.delay[name]?.length ?? 0) > 0);
@@ -66,8 +68,13 @@ export function chartFiles(r: Results): Record<string, string> {
           name: `${label(name)}, touch/refresh due`,
           color: COLORS[name],
           dashed: true,
-          points: (c.delay[name] ?? []).map((p) => [p.delayMs, p.dueP50Ms] as [number, number]),
+          points: (c.delay[name] ?? []).map((p) => [p.delayMs, p.dueP50Ms ?? 0] as [number, number]),
         })),
+        {
+          name: label("floor"),
+          color: COLORS.floor,
+          points: (c.delay.floor ?? []).map((p) => [p.delayMs, p.p50Ms] as [number, number]),
+        },
         {
           name: "target: delay + session-gate's p50 at 0",
           color: "#dc2626",

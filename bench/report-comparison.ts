@@ -1,8 +1,11 @@
 /** BENCHMARKS.md's comparison of session-gate with the peers (and with itself, cache on). */
+
+import type { DelayPoint } from "./delay";
 import { DOWN_SCENARIOS, type DownScenario } from "./down-database";
-import { markdownTable, orDash } from "./report-format";
+import { markdownTable, orDash, targetLabel } from "./report-format";
 import type { Comparison, Results } from "./results";
 import type { SystemName } from "./systems";
+import type { TargetName } from "./throughput";
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
@@ -86,18 +89,22 @@ function perSystem(c: Comparison, r: Results): string {
 }
 
 function delayTable(c: Comparison): string {
-  const rows = c.systems.flatMap((name) => {
+  const targets: TargetName[] = [...c.systems, "floor"];
+  const label = (name: TargetName) => targetLabel(c, name);
+  const rows = targets.flatMap((name) => {
     const points = c.delay[name] ?? [];
     const atZero = points.find((p) => p.delayMs === 0);
+    const perDelay = (value: number | null, zero: number | null | undefined, p: DelayPoint) =>
+      p.delayMs === 0 || value === null || zero == null ? "–" : round2((value - zero) / p.appliedMs);
     return points.map((p) => [
-      c.descriptions[name]?.label ?? name,
+      label(name),
       p.delayMs === 0 ? "0" : `${p.delayMs} (held ${p.appliedMs})`,
       p.p50Ms,
       p.p99Ms,
       p.delayMs === 0 ? "–" : round2(p.p50Ms / p.delayMs),
-      p.delayMs === 0 || atZero === undefined ? "–" : round2((p.p50Ms - atZero.p50Ms) / p.appliedMs),
-      p.dueP50Ms,
-      p.delayMs === 0 || atZero === undefined ? "–" : round2((p.dueP50Ms - atZero.dueP50Ms) / p.appliedMs),
+      perDelay(p.p50Ms, atZero?.p50Ms, p),
+      orDash(p.dueP50Ms ?? undefined),
+      perDelay(p.dueP50Ms, atZero?.dueP50Ms, p),
       p.requests,
     ]);
   });

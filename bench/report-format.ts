@@ -1,4 +1,20 @@
-/** Markdown and number formatting shared by the report's sections. */
+/** Markdown and number formatting, and the names shown, shared by the report's sections. */
+import type { Comparison } from "./results";
+import type { SystemName } from "./systems";
+import type { TargetName } from "./throughput";
+
+const PART_LABELS: Record<Exclude<TargetName, SystemName>, string> = {
+  floor: "session-gate's floor route (one point query)",
+  statement: "session-gate's check statement alone",
+  "check-token": "session-gate's check without HTTP",
+};
+
+/** How a system or one of session-gate's bench routes is named in tables and charts. */
+export function targetLabel(c: Comparison, name: TargetName): string {
+  return name in PART_LABELS
+    ? PART_LABELS[name as keyof typeof PART_LABELS]
+    : (c.descriptions[name as SystemName]?.label ?? name);
+}
 
 export function markdownTable(header: string[], rows: (string | number)[][]): string {
   return [

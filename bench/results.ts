@@ -9,7 +9,7 @@ import type { HotSessionWrites, RoundTrips } from "./round-trips";
 import type { ScalePoint } from "./scale";
 import type { BenchSettings } from "./settings";
 import type { SystemDescription, SystemName } from "./systems";
-import type { LoadSummary, MeasuredRun, TargetName, Throughput } from "./throughput";
+import type { LoadSummary, MeasuredRun, TargetName, Throughput, ThroughputResult } from "./throughput";
 
 /** session-gate against the peers (and against itself with VALID_CACHE_SECONDS), in the same run. */
 export interface Comparison {
@@ -22,7 +22,8 @@ export interface Comparison {
   roundTrips: Partial<Record<SystemName, RoundTrips>>;
   hotWrites: Partial<Record<SystemName, HotSessionWrites>>;
   bursts: Partial<Record<SystemName, Bursts>>;
-  delay: Partial<Record<SystemName, DelayPoint[]>>;
+  /** Per system, and session-gate's floor route (one point query: one round trip on this set-up). */
+  delay: Partial<Record<TargetName, DelayPoint[]>>;
   down: Partial<Record<SystemName, DownResult>>;
   revocation: Partial<Record<SystemName, Revocation>>;
 }
@@ -58,6 +59,7 @@ export interface Results {
     hotSession: HotSessionWrites;
     cpuMsPerFloorRequest: number;
     cpuMsOverFloorByRound: number[];
+    cpuMsOverFloorParts: ThroughputResult["cpuMsOverFloorParts"];
     loadRuns: MeasuredRun[];
     scalePoints: ScalePoint[];
     expiry: Pick<Expiry, "batches" | "plan" | "floorExpired" | "endedByReason" | "floorEndedByReason" | "runs">;

@@ -19,7 +19,7 @@ import { createScratchDatabase } from "../dev/scratch-database";
 import { type Bursts, measureBursts } from "./bursts";
 import type { BenchContext } from "./context";
 import { countRows, insertUsersAndTenants } from "./data";
-import { type DelayPoint, measureDelays } from "./delay";
+import { measureDelays } from "./delay";
 import { measureDownDatabase } from "./down-database";
 import { describeEnvironment } from "./environment";
 import { EXPIRY_VARIANTS, measureExpiry } from "./expiry";
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   await insertUsersAndTenants(client);
   await createPeerSchemas(client);
 
-  const gateAndPeers = await startSystems({ settings, client, standIn, log }, database.name);
+  const gateAndPeers = await startSystems({ settings, standIn, log }, database);
   undo("stop the Workers", gateAndPeers.stop);
   const { systems } = gateAndPeers;
   const gate = systems.find((system) => system.name === "session-gate");
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   log("bench: database down");
   const down = await measureDownDatabase(ctx, systems);
   log("bench: network delay");
-  const delay: Partial<Record<SystemName, DelayPoint[]>> = await measureDelays(ctx, uncached);
+  const delay = await measureDelays(ctx, uncached);
 
   const scalePoints: ScalePoint[] = [];
   let bulkRows = 0;
@@ -222,6 +222,7 @@ async function main(): Promise<void> {
       hotSession: gateHot,
       cpuMsPerFloorRequest: load.cpuMsPerFloorRequest,
       cpuMsOverFloorByRound: load.cpuMsOverFloorByRound,
+      cpuMsOverFloorParts: load.cpuMsOverFloorParts,
       loadRuns: load.runs,
       scalePoints,
       expiry: { batches, plan, floorExpired, endedByReason, floorEndedByReason, runs },

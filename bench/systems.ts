@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type pg from "pg";
+import pg from "pg";
 import { WORKER_VARIABLES } from "../src/config";
 import type { BenchContext } from "./context";
 import { insertSession } from "./data";
@@ -166,7 +166,7 @@ async function issueThroughApi(worker: WorkerProcess): Promise<TestSession> {
   return { token, key: token };
 }
 
-async function rowOf(client: pg.Client, query: string, key: string): Promise<SessionRow | null> {
+async function rowOf(client: pg.Pool, query: string, key: string): Promise<SessionRow | null> {
   const result = await client.query<SessionRow>(query, [key]);
   return result.rows[0] ?? null;
 }
@@ -180,17 +180,26 @@ export function workerLogFile(name: string): string {
  * it started if one fails. The cached variant only when the Worker has VALID_CACHE_SECONDS.
  */
 export async function startSystems(
-  ctx: Omit<BenchContext, "worker">,
-  databaseName: string,
+  ctx: Omit<BenchContext, "worker" | "client">,
+  database: { name: string; url: string },
 ): Promise<{ systems: System[]; stop: () => Promise<void> }> {
-  const { settings, client, standIn } = ctx;
+  const { settings, standIn } = ctx;
   const running = standIn.current;
   if (running === undefined) throw new Error("the stand-in is not running");
-  const url = (applicationName: string) => running.databaseUrl(databaseName, { applicationName });
+  const url = (applicationName: string) => running.databaseUrl(database.name, { applicationName });
   const cache = hasValidCache();
   const started: WorkerProcess[] = [];
+  // The systems' own SQL (making, ageing, revoking and reading sessions) on connections of its own:
+  // the revocation phase runs it for every system at once, which one pg.Client would have to queue.
+  const client = new pg.Pool({ connectionString: database.url, max: 4 });
+  let stopped = false;
   const stop = async () => {
     for (const worker of started.reverse()) await worker.stop();
+    started.length = 0;
+    if (!stopped) {
+      stopped = true;
+      await client.end();
+    }
   };
 
   const gateVars = {

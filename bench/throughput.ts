@@ -14,8 +14,11 @@ import { type LoadRun, quantile, round, runLoad } from "./load";
 import type { System } from "./systems";
 import { cpuMs, cpuMsByPid, cpuMsSince, postgresPids, rssMb, type WorkerProcess } from "./worker-process";
 
-/** What a load run targets: a system's check, or session-gate's floor route. */
-export type TargetName = System["name"] | "floor";
+/**
+ * What a load run targets: a system's check, or one of session-gate's bench routes that do part of
+ * its check (bench/worker.ts): the floor, the check statement, the whole check without HTTP.
+ */
+export type TargetName = System["name"] | "floor" | "statement" | "check-token";
 
 interface Target {
   name: TargetName;
@@ -32,7 +35,7 @@ export interface MeasuredRun extends LoadRun {
   workerdCpuMsPerRequest: number;
   /** CPU of the bench's own Node process (autocannon, the stand-in, Miniflare's side), per request. */
   benchProcessCpuMsPerRequest: number;
-  /** CPU of all PostgreSQL server processes, per request (0 when the server is not on this machine). */
+  /** CPU of the PostgreSQL backends connected to the bench database, per request (0 when the server is elsewhere). */
   postgresCpuMsPerRequest: number;
   /** Requests that reached the stand-in from the target's Worker, per request served. */
   standInRequestsPerRequest: number;
@@ -72,6 +75,12 @@ export interface ThroughputResult {
   /** The median of the rounds' differences: workerd CPU per check minus per floor request, same round. */
   cpuMsOverFloor: number;
   cpuMsOverFloorByRound: number[];
+  /**
+   * Where cpuMsOverFloor goes, medians of the rounds' differences of workerd CPU per request:
+   * the check statement over the floor's (hash, bigger statement and row), the whole check over its
+   * statement (log line, outcome), /v1/validate over the whole check (Hono, middleware, headers, body).
+   */
+  cpuMsOverFloorParts: { statement: number; checkToken: number; http: number };
   bySystem: Partial<Record<TargetName, LoadSummary>>;
   memory: { rssBeforeMb: number; rssAfterMb: number };
   runs: MeasuredRun[];
@@ -112,16 +121,24 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
       applicationName: system.applicationName,
     });
     if (system === gate) {
-      // The floor looks up a session of its own, so that the check's touches never share its row.
-      const token = randomBytes(32).toString("base64url");
-      await insertSession(ctx.client, { token, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
-      targets.push({
-        name: "floor",
+      // Each route checks a session of its own, so that no run's touches share another's row.
+      const tokens = Array.from({ length: 3 }, () => randomBytes(32).toString("base64url"));
+      for (const token of tokens) {
+        await insertSession(ctx.client, { token, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
+      }
+      const [floorToken, statementToken, checkToken] = tokens as [string, string, string];
+      const part = (name: TargetName, path: string, headers: Record<string, string>): Target => ({
+        name,
         worker: gate.worker,
-        path: `/__bench/floor?hash=${hashOf(token)}`,
-        headers: {},
+        path,
+        headers,
         applicationName: gate.applicationName,
       });
+      targets.push(
+        part("floor", `/__bench/floor?hash=${hashOf(floorToken)}`, {}),
+        part("statement", "/__bench/statement", bearer(statementToken)),
+        part("check-token", "/__bench/check-token", bearer(checkToken)),
+      );
     }
   }
   for (const target of targets) {
@@ -140,6 +157,8 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
   // Warm-up: JIT, the stand-in's pool, PostgreSQL's caches. Not counted.
   for (const target of targets) await load(target, settings.warmupSeconds);
 
+  // The bench database's backends only: other work on the same server is not the checks'.
+  const database = ctx.client.database;
   const runs: MeasuredRun[] = [];
   for (let pass = 0; pass < settings.loadRounds; pass++) {
     const order = targets.map((_, i) => targets[(i + pass) % targets.length] as Target);
@@ -147,8 +166,8 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
       const workerd = target.worker.workerdPids();
       const workerdBefore = cpuMs(workerd);
       const benchBefore = process.cpuUsage();
-      // Backends come and go (the stand-in's pool): only those alive at both ends are counted.
-      const postgresBefore = cpuMsByPid(postgresPids());
+      // Backends come and go (the stand-in's pools): those started during the run count whole.
+      const postgresBefore = cpuMsByPid(postgresPids(database));
       const standInBefore = ctx.standIn.requests(target.applicationName);
       const run = await load(target, settings.loadSeconds);
       if (run.failures > 0) throw new Error(`load on ${target.name}: ${run.failures} failed requests`);
@@ -158,7 +177,7 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
         round: pass,
         workerdCpuMsPerRequest: round3((cpuMs(workerd) - workerdBefore) / run.requests),
         benchProcessCpuMsPerRequest: round3(benchCpuMs(process.cpuUsage(benchBefore)) / run.requests),
-        postgresCpuMsPerRequest: round3(cpuMsSince(postgresBefore) / run.requests),
+        postgresCpuMsPerRequest: round3(cpuMsSince(postgresBefore, postgresPids(database)) / run.requests),
         standInRequestsPerRequest: round3(
           (ctx.standIn.requests(target.applicationName) - standInBefore) / run.requests,
         ),
@@ -181,6 +200,15 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
   const overFloor = paired.map(([check, floor]) =>
     round3((check as MeasuredRun).workerdCpuMsPerRequest - (floor as MeasuredRun).workerdCpuMsPerRequest),
   );
+  // Each part over the one before it, per round: they add up to cpuMsOverFloor.
+  const partOver = (name: TargetName, before: TargetName) =>
+    median(
+      of(name).map(
+        (run) =>
+          run.workerdCpuMsPerRequest -
+          (of(before).find((other) => other.round === run.round) as MeasuredRun).workerdCpuMsPerRequest,
+      ),
+    );
   const gateSummary = summarize(checks);
   const floorSummary = summarize(floors);
   return {
@@ -198,6 +226,11 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
     cpuMsPerFloorRequest: cpuPerRequest(floors),
     cpuMsOverFloor: median(overFloor),
     cpuMsOverFloorByRound: overFloor,
+    cpuMsOverFloorParts: {
+      statement: partOver("statement", "floor"),
+      checkToken: partOver("check-token", "statement"),
+      http: partOver("session-gate", "check-token"),
+    },
     bySystem,
     memory: { rssBeforeMb, rssAfterMb },
     runs,

@@ -127,10 +127,27 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerPr
 }
 
 /** Every PostgreSQL server process on this machine (the server must be local for this to mean anything). */
-export function postgresPids(): number[] {
+/**
+ * PostgreSQL's server processes on this machine; with `database`, only the backends connected to
+ * it (their process title names it), so that other work on the same server is not counted.
+ */
+export function postgresPids(database?: string): number[] {
   return readdirSync("/proc")
     .map(Number)
-    .filter((pid) => Number.isInteger(pid) && processName(pid) === "postgres");
+    .filter(
+      (pid) =>
+        Number.isInteger(pid) &&
+        processName(pid) === "postgres" &&
+        (database === undefined || processTitle(pid).includes(` ${database} `)),
+    );
+}
+
+function processTitle(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
 }
 
 function workerdBelow(root: number): number[] {
@@ -200,10 +217,15 @@ export function cpuMsByPid(pids: number[]): Map<number, number> {
   return found;
 }
 
-/** CPU used since `before` by the processes alive both then and now (one that exited meanwhile is left out). */
-export function cpuMsSince(before: Map<number, number>): number {
+/**
+ * CPU used since `before` by the processes of `pidsNow`: all of it for one that started since
+ * (PostgreSQL forks a backend for every connection a pool opens during a run: the stand-in's pools
+ * close connections idle for 10 s, so a run that follows one without queries starts on new ones).
+ * A process that exited meanwhile is left out.
+ */
+export function cpuMsSince(before: Map<number, number>, pidsNow: number[]): number {
   let total = 0;
-  for (const [pid, now] of cpuMsByPid([...before.keys()])) total += now - (before.get(pid) ?? now);
+  for (const [pid, now] of cpuMsByPid(pidsNow)) total += now - (before.get(pid) ?? 0);
   return total;
 }
 

@@ -22,8 +22,13 @@ export function createApp(): Hono<AppEnv> {
     const config = getConfig(c.env);
     c.set("config", config);
     // Every statement of this request shares one deadline: past it the check fails closed (503).
-    c.set("db", createDb(config, { timeoutMs: config.validationTimeoutMs }));
-    await next();
+    const db = createDb(config, { timeoutMs: config.validationTimeoutMs });
+    c.set("db", db);
+    try {
+      await next();
+    } finally {
+      db.release();
+    }
     // Our answers about sessions must never be cached by a proxy or a browser (a route that says
     // otherwise, the public JWKS, says so itself); what the origin answers in gateway mode keeps
     // the origin's own caching headers.

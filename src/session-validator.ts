@@ -35,6 +35,8 @@ export class SessionValidator extends WorkerEntrypoint<Env & MetricsBinding> {
     } catch (error) {
       if (error instanceof DatabaseError) return { ok: false, reason: "unavailable" };
       throw error;
+    } finally {
+      db.release();
     }
   }
 }

@@ -12,7 +12,24 @@ export type Db = NeonHttpDatabase & {
   $client: NeonQueryFunction<false, false>;
   /** The handle's `timeoutMs`, when it has one: every statement's answer must be in by then. */
   deadline?: AbortSignal;
+  /** Clears the deadline's timer once the handle's work is done (see `deadline()`). */
+  release(): void;
 };
+
+/**
+ * A signal that aborts after `ms` as `AbortSignal.timeout` does (a "TimeoutError"), but whose timer
+ * can be cleared. workerd counts the live timers of a request and refuses the 10,001st; an
+ * `AbortSignal.timeout` lives its full length even when the statement answered in 3 ms, so a
+ * context that checks many sessions (a test, a consumer looping over a binding) ran out of them.
+ */
+export function deadline(ms: number): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
+    ms,
+  );
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
 
 /**
  * Opens a handle to the database over Neon's HTTP endpoint: one fetch per statement, no
@@ -26,13 +43,14 @@ export function createDb(config: Config, options: { timeoutMs?: number } = {}): 
     neonConfig.fetchEndpoint = (host, port) => `http://${host}:${port}/sql`;
   }
   installResponseLimit();
-  const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+  const timer = options.timeoutMs === undefined ? undefined : deadline(options.timeoutMs);
+  const signal = timer?.signal;
   const db = drizzle({
     client: neon(config.databaseUrl.url, {
       fetchOptions: { [RESPONSE_LIMIT_OPTION]: RESPONSE_LIMIT_BYTES, ...(signal ? { signal } : {}) },
     }),
   });
-  return signal ? Object.assign(db, { deadline: signal }) : db;
+  return Object.assign(db, { deadline: signal, release: () => timer?.clear() });
 }
 
 /**
@@ -58,17 +76,19 @@ export async function queryRows<Row extends object>(
     if (options.statementTimeoutMs === undefined) {
       return (await db.$client.query(text, params, { fullResults: true })).rows as Row[];
     }
-    const answerBy = AbortSignal.timeout(options.statementTimeoutMs + STATEMENT_ANSWER_MARGIN_MS);
-    const [, result] = await db.$client.transaction(
-      [
-        db.$client.query("select set_config('statement_timeout', $1, true)", [String(options.statementTimeoutMs)]),
-        db.$client.query(text, params),
-      ],
-      {
-        fullResults: true,
-        fetchOptions: { signal: db.deadline ? AbortSignal.any([db.deadline, answerBy]) : answerBy },
-      },
-    );
+    const answerBy = deadline(options.statementTimeoutMs + STATEMENT_ANSWER_MARGIN_MS);
+    const [, result] = await db.$client
+      .transaction(
+        [
+          db.$client.query("select set_config('statement_timeout', $1, true)", [String(options.statementTimeoutMs)]),
+          db.$client.query(text, params),
+        ],
+        {
+          fullResults: true,
+          fetchOptions: { signal: db.deadline ? AbortSignal.any([db.deadline, answerBy.signal]) : answerBy.signal },
+        },
+      )
+      .finally(answerBy.clear);
     return (result?.rows ?? []) as Row[];
   } catch (error) {
     throw toDatabaseError(error);

@@ -66,6 +66,9 @@ export async function authenticate(
   } catch (error) {
     if (error instanceof DatabaseError) throw databaseFailure(error, config.retryAfterSeconds);
     throw error;
+  } finally {
+    // A handle made here served this one check.
+    if (known.db === undefined) db.release();
   }
   const serverTiming: Record<string, string> = result.dbMs === null ? {} : { "server-timing": `db;dur=${result.dbMs}` };
   const refuse = (refusal: HTTPException) => {

@@ -66,3 +66,20 @@ describe("statement deadlines the database enforces (PostgreSQL server)", () => 
     expect(await readSession(s.id)).toMatchObject({ is_active: false, revoke_reason: "absolute_timeout" });
   });
 });
+
+describe("the request's deadline timer", () => {
+  it("is cleared once the handle is released: a context that checks many sessions never runs out of timers", async () => {
+    // workerd refuses a request's 10,001st live timer; a deadline left running for every check
+    // made 1,000 race rounds in one test context fail with QuotaExceededError.
+    const db = createDb(getConfig(env), { timeoutMs: 50 });
+    db.release();
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(db.deadline?.aborted).toBe(false);
+
+    const kept = createDb(getConfig(env), { timeoutMs: 50 });
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(kept.deadline?.aborted).toBe(true);
+    expect((kept.deadline?.reason as DOMException).name).toBe("TimeoutError");
+    kept.release();
+  });
+});

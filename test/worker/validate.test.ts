@@ -398,9 +398,9 @@ describe("the session_check log line", () => {
     const checks = events(lines, "session_check");
     expect(checks).toHaveLength(1);
     const line = checks[0] ?? {};
-    expect(line).toMatchObject({ event: "session_check", ...expected });
+    expect(line).toMatchObject({ event: "session_check", entryPoint: "validate", ...expected });
     // Only these keys, ever: never the token, its hash, or anything from the request.
-    const allowed = ["event", "outcome", "reason", "sessionId", "dbMs"];
+    const allowed = ["event", "entryPoint", "outcome", "reason", "sessionId", "dbMs"];
     expect(Object.keys(line).every((key) => allowed.includes(key))).toBe(true);
     expect(line.dbMs === null || typeof line.dbMs === "number").toBe(true);
     if (expected.outcome === "valid" || expected.reason === "absolute_timeout")

@@ -1,11 +1,13 @@
 /**
  * Rewrites BENCHMARKS.md and the charts in bench/ from bench/results.json and bench/findings.md
- * without measuring again: for when only the findings or the report's layout changed.
+ * without measuring again: for when only the findings, the report's layout or the systems'
+ * descriptions (bench/systems.ts) changed.
  * `npx tsx bench/render.ts`
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Results, writeResults } from "./report";
+import { describeSystems } from "./systems";
 
 const file = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const results = JSON.parse(readFileSync(file("results.json"), "utf8")) as Results;
@@ -13,5 +15,10 @@ if (results.comparison === undefined || results.details.expiry.runs === undefine
   console.error("bench: bench/results.json predates the comparison with the peers; run `npm run bench` to replace it");
   process.exit(1);
 }
+// The systems' descriptions are read from the code, not measured: the current ones.
+const descriptions = describeSystems(results.settings);
+results.comparison.descriptions = Object.fromEntries(
+  results.comparison.systems.map((name) => [name, descriptions[name]]),
+);
 writeResults(results, file("results.json"), file("../BENCHMARKS.md"), file("findings.md"));
 console.log("bench: rewrote BENCHMARKS.md and the charts from bench/results.json");

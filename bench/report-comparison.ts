@@ -19,7 +19,7 @@ function guarantees(c: Comparison): string {
       down === undefined
         ? "–"
         : passed.length === 0
-          ? `yes: ${down.answers.map((a) => a.status || "no answer").join(", ")}`
+          ? `yes: ${down.answers.map((a) => a.status || "no answer").join(", ")}${d?.failureNote ? ` (${d.failureNote})` : ""}`
           : `no: 200 in ${passed.length} of ${down.answers.length} failures (answered from the cache)`;
     const nextCheck =
       revocation === undefined
@@ -184,7 +184,7 @@ function policies(c: Comparison): string {
 
 export function renderComparison(r: Results): string {
   const c = r.comparison;
-  const labels = c.systems.map((name) => c.descriptions[name]?.label ?? name).join(", ");
+  const labels = c.systems.map((name) => c.descriptions[name]?.label ?? name).join("; ");
   return `## session-gate against the peers
 
 Measured in the same run, under the same load: ${labels}. Each is a Worker in workerd behind the same stand-in, on the

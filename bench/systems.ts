@@ -64,6 +64,8 @@ export interface SystemDescription {
   hashAtRest: string;
   absoluteTimeout: string;
   databaseClock: string;
+  /** What its answer with the database down rests on, when that is not the system's own doing. */
+  failureNote?: string;
 }
 
 const versionOf = (name: string) =>
@@ -120,6 +122,8 @@ export function describeSystems(settings: { cacheSeconds: number }): Record<Syst
       hashAtRest: "no: the token is the primary key",
       absoluteTimeout: "no: app code in this peer",
       databaseClock: "no: Worker clock",
+      failureNote:
+        "a 500 from the app's error handler, as Hono's default answers; within 2 s only because the bench adds a deadline, which the library lacks",
     },
     "better-auth": {
       label: `Better Auth ${versionOf("better-auth")}`,
@@ -140,6 +144,8 @@ export function describeSystems(settings: { cacheSeconds: number }): Record<Syst
       hashAtRest: "no: session.token in plaintext",
       absoluteTimeout: "no: app code in this peer",
       databaseClock: "no: Worker clock",
+      failureNote:
+        "a 500 from the app's error handler, as Hono's default answers; within 2 s only because the bench adds a deadline, which the library lacks",
     },
   };
 }

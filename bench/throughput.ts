@@ -1,10 +1,11 @@
 /**
  * Every system under the same fixed-concurrency load: each round runs each target once (the
- * systems' checks and session-gate's floor route), in an order rotated by one every round, so that
- * no target always runs first or right after the same one. Around each run, CPU time is read from
- * /proc for the target's workerd process(es), PostgreSQL and this process, and the stand-in's
- * request count for the target's Worker. Figures are medians over the rounds; session-gate's own
- * ratios pair each check run with the floor run of the same round.
+ * systems' checks, session-gate's floor route and its partial routes), in an order rotated every
+ * round (`roundOrder`), so that no target always runs first or right after the
+ * same one. Around each run, CPU time is read from /proc for the target's workerd process(es),
+ * PostgreSQL's backends on the bench database and this process, and the stand-in's request count
+ * for the target's Worker. Figures are medians over the rounds; session-gate's own ratios and
+ * differences pair each of its runs with the floor's (or the part's) of the same round.
  */
 import { randomBytes } from "node:crypto";
 import os from "node:os";
@@ -161,8 +162,7 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
   const database = ctx.client.database;
   const runs: MeasuredRun[] = [];
   for (let pass = 0; pass < settings.loadRounds; pass++) {
-    const order = targets.map((_, i) => targets[(i + pass) % targets.length] as Target);
-    for (const target of order) {
+    for (const target of roundOrder(targets, pass)) {
       const workerd = target.worker.workerdPids();
       const workerdBefore = cpuMs(workerd);
       const benchBefore = process.cpuUsage();
@@ -235,6 +235,19 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
     memory: { rssBeforeMb, rssAfterMb },
     runs,
   };
+}
+
+/**
+ * The order of round `pass`: the systems rotated by one per round, and session-gate's parts (its
+ * check, the floor and the bench routes between them) run back to back, themselves rotated, so
+ * that the differences between them compare runs minutes apart at most seconds apart.
+ */
+function roundOrder(targets: Target[], pass: number): Target[] {
+  const isPart = (target: Target) => ["session-gate", "floor", "statement", "check-token"].includes(target.name);
+  const parts = targets.filter(isPart);
+  const groups = [parts, ...targets.filter((target) => !isPart(target)).map((target) => [target])];
+  const rotate = <T>(items: T[]) => items.map((_, i) => items[(i + pass) % items.length] as T);
+  return rotate(groups).flatMap((group) => (group === parts ? rotate(parts) : group));
 }
 
 function benchCpuMs(usage: NodeJS.CpuUsage): number {

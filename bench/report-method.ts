@@ -1,0 +1,64 @@
+/** BENCHMARKS.md's method section: how each figure is measured, with the run's own settings. */
+import type { Results } from "./results";
+
+export function renderMethod(r: Results): string {
+  const s = r.settings;
+  return `## Method
+
+- A database of its own on \`BENCH_DATABASE_URL\` (default the local server), migrated with drizzle/, the peers' tables
+  created in their own schemas (bench/peers/*/schema.sql), dropped at the end. The stand-in for Neon's SQL-over-HTTP
+  endpoint runs in the bench's process in front of it and counts requests per \`application_name\`, which each Worker
+  sets in its DATABASE_URL.
+- Every system is a Worker bundled by \`wrangler deploy --dry-run\` and served by Miniflare in its own workerd
+  process: session-gate's bench build (bench/wrangler.bench.toml: src/app.ts, its log line per check, plus one
+  bench-only route, \`GET /__bench/floor\`, which runs \`select id from sessions where session_token_hash = $1\`
+  through the same createDb/queryRows, config and stand-in), the same build with VALID_CACHE_SECONDS=${s.cacheSeconds},
+  and the peers in bench/peers/ (configurations below). Variables are Miniflare bindings: TOUCH_INTERVAL_SECONDS=${s.touchIntervalSeconds},
+  IDLE_TIMEOUT_MINUTES=${s.idleTimeoutMinutes}, VALIDATION_TIMEOUT_MS=${s.requestTimeoutMs} (the peers' request deadline too).
+- Sessions: session-gate's are inserted with SQL as the existing application writes them; the peers' through their
+  own APIs (\`POST /issue\`: Lucia's createSession, Better Auth's internal adapter). To make one due a touch or
+  refresh, or expired, the bench moves its timestamps with SQL; a revoke is what each system's own revoke writes
+  (session-gate: is_active false with revoked_at and ended_at; the peers: DELETE). Before the load runs each peer's
+  table is filled with SQL to as many rows as session-gate's, so every lookup reads an index of the same size.
+- **Load** (throughput, latency, CPU): autocannon, ${s.loadConnections} connections, ${s.loadSeconds} s per run after a
+  ${s.warmupSeconds} s warm-up of each target; ${s.loadRounds} rounds, each running every target once (the systems'
+  checks of one valid session; session-gate's floor route, and two bench routes that do part of its check: the check
+  statement alone, \`GET /__bench/statement\`, and the whole check without HTTP, \`GET /__bench/check-token\`) in an
+  order rotated by one per round, session-gate's four targets back to back; medians over the rounds.
+  Latencies are per response (autocannon's \`response\` event). CPU is utime+stime from /proc: the target's workerd
+  process(es), every PostgreSQL process (alive at both ends of the run), and the bench's own process. The requests
+  reaching the stand-in from the target's Worker are counted too. throughput.ratio and cpuMsOverFloor pair each check
+  run with the floor run of the same round and take the median of the rounds.
+- **Round trips**: the stand-in's count for the system before and after one check (and 100 ms after, for anything sent
+  after the answer): a session active just now (valid), one due a touch or refresh (the bench checks it was written),
+  one idle past its limit (checked ended or deleted), a well-formed token with no row (unknown), \`Bearer not*a*token\`.
+- **Hot session writes**: ${s.hotValidations} sequential checks of a session made just before, the row's xmin read after
+  each, so every new row version is counted exactly (session-gate's count is cross-checked with
+  \`pg_stat_user_tables.n_tup_upd\` after an 11 s wait for the statistics flush: ${r.details.hotSession.nTupUpd}); the
+  same for a session due a touch or refresh at the first check (1 is right).
+- **Bursts**: ${s.bursts} times, the session is made due a touch or refresh, then ${s.burstSize} checks are sent at once;
+  an AFTER UPDATE trigger (installed for this phase only) logs each row version written.
+- **Revocation**: ${s.revocationTrials} trials per system: a new session checked once (200), its end committed with SQL,
+  then checked every 100 ms until the first 401; the time from the commit to that answer. With VALID_CACHE_SECONDS the
+  trials' revokes are spread evenly over the ${s.cacheSeconds} s after the check, so the lags cover the cache's range.
+- **Network delay**: the stand-in restarted (same port) with \`delayMs\` ${s.delaysMs.join(", ")}: each /sql request is
+  held that long before it runs. Per system and delay: ${s.delaySeconds} s of checks of one valid session on one connection,
+  one after another, and ${s.delayDueSamples} checks of sessions due a touch or refresh. The applied delay is the median of
+  20 timed holds of the same timer in the bench's process.
+- **Database down**: the stand-in restarted in front of a port nothing listens on (PostgreSQL refuses: the stand-in
+  answers 500, as Neon does for an unreachable compute), stopped (connection refused), and restarted holding every
+  request for a minute (no answer). Each system checks its session once while the database is up, then, per failure,
+  once uncounted and ${s.downRequests} time(s) counted; the bench gives up after 15 s.
+- **Scale**: the table grown to ${s.scaleRows.join(", ")} bulk rows (one INSERT … SELECT generate_series each, then
+  VACUUM ANALYZE); ${s.scaleSamples} live sessions drawn at random from the whole table, each validated twice in a row
+  from Node, sequentially. The second validation of each (touch just done: read only, the common case) gives the
+  figure; the first one (due a touch, so it writes and commits) is reported as touch p50.
+- **Expiry**: on the largest table (every ${s.expiredEvery}th bulk row expired: idle only, absolute only, or both), after
+  VACUUM ANALYZE, ${s.expiryRounds} rounds of four variants, each on a fresh \`CREATE DATABASE … TEMPLATE … STRATEGY
+  FILE_COPY\` copy, through the genuine driver and a stand-in of its own, after a CHECKPOINT, in an order rotated per
+  round: the job (\`runExpiryJob\`, EXPIRY_BATCH_SIZE=${s.expiryBatchSize}, a budget long enough to finish: each batch a
+  one-request transaction with \`set_config('statement_timeout', …)\`), the same statements sent alone (no wrapper),
+  the same statements with no batch limit (one per pass), and one \`UPDATE\` doing the end pass (the floor). Each
+  must end exactly the expired rows. Every driver request is timed. \`usesIndex\`: EXPLAIN (FORMAT JSON) of the
+  job's batch statement (\`endExpiredSessionsQuery\`) has an index scan.`;
+}

@@ -18,11 +18,14 @@
  * control: a Worker that only answers "ok", in a workerd of its own, sent as many requests at the
  * same concurrency; its RSS growth per request beside ours tells workerd's growth from ours.
  *
+ * The figures go to test/load/memory-results.json (BENCHMARKS.md shows them).
+ *
  * Fails (exit 1) on a wrong answer, or when the heap after GC grows more than MEMORY_MAX_GROWTH_MB
  * (2) from the end of the warm-up to the end, or exceeds MEMORY_MAX_HEAP_MB (32) at any sample.
  * MEMORY_DATABASE_URL: the PostgreSQL server (postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -67,6 +70,7 @@ interface Sample {
   rssMb: number;
 }
 
+const round = (n: number) => Math.round(n * 100) / 100;
 const hash = (token: string) => createHash("sha256").update(token, "utf8").digest("hex");
 const newToken = () => randomBytes(32).toString("base64url");
 
@@ -271,6 +275,30 @@ async function main(): Promise<number> {
     const perRequestKb = (mb: number) => ((mb * 1024) / sent).toFixed(1);
     console.log(
       `memory: workerd RSS growth from the warm-up to the end: ours ${(last.rssMb - warm.rssMb).toFixed(1)} MB (${perRequestKb(last.rssMb - warm.rssMb)} KB per request); a Worker that only answers "ok", same requests: ${control.warmMb.toFixed(1)} -> ${control.endMb.toFixed(1)} MB (${perRequestKb(control.endMb - control.warmMb)} KB per request)`,
+    );
+
+    writeFileSync(
+      path.join(projectRoot, "test/load/memory-results.json"),
+      `${JSON.stringify(
+        {
+          measuredAt: new Date().toISOString(),
+          requests: sent,
+          expiryRuns,
+          seconds: Math.round(seconds),
+          heapMbAfterGc: samples.map((s) => ({ after: s.after, requests: s.requests, usedMb: round(s.heap.usedMb) })),
+          warmupMb: round(warm.heap.usedMb),
+          endMb: round(last.heap.usedMb),
+          growthMb: round(growth),
+          peakMb: round(peak),
+          limits: { growthMb: MAX_GROWTH_MB, heapMb: MAX_HEAP_MB },
+          largestGrowthByConstructor: grown,
+          workerdRssMb: { warmup: round(warm.rssMb), end: round(last.rssMb) },
+          controlRssMb: { warmup: round(control.warmMb), end: round(control.endMb) },
+          wrongAnswers: wrong.length,
+        },
+        null,
+        2,
+      )}\n`,
     );
 
     let failed = false;

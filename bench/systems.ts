@@ -112,7 +112,7 @@ export function describeSystems(settings: { cacheSeconds: number }): Record<Syst
       cannotExpress: [
         "an idle timeout of exactly 30 min: 15-30 min after the last check (or 30-60 with sessionExpiresIn 60)",
         "a touch interval: fixed at half the lifetime",
-        "an absolute lifetime (app code here)",
+        "an absolute lifetime (app code here, with a session attribute, as the maintainer advised in lucia-auth/lucia#1038)",
         "expiry on the database's clock: decided and written with the Worker's Date.now()",
         "a hashed token: the token is the session id, stored as it is",
         "one write per refresh under concurrency: each concurrent check that finds a refresh due writes",
@@ -134,7 +134,7 @@ export function describeSystems(settings: { cacheSeconds: number }): Record<Syst
       writes:
         "a refresh at most once per 60 s per check that sees it due; the UPDATE is unconditional, so concurrent checks all write",
       cannotExpress: [
-        "an absolute lifetime (app code here; an open feature request)",
+        "an absolute lifetime (app code here; an open feature request: better-auth/better-auth#10405)",
         "expiry on the database's clock: decided and written with the Worker's clock",
         "a hashed token: session.token is stored as it is (only verification values can be hashed)",
         "one write per refresh under concurrency: each concurrent check that finds a refresh due writes",

@@ -123,8 +123,15 @@ export function createStandInServer(
     }
     if (cancel.signal.aborted) return;
     try {
-      response.writeHead(answer.status, { ...answer.headers, "content-type": "application/json" });
-      response.end(JSON.stringify(answer.body));
+      // Neon's proxy answers with a whole body and its Content-Length (hyper's Full body), never
+      // chunked; the Worker reads a declared length as it comes (src/db/response-limit.ts).
+      const body = JSON.stringify(answer.body);
+      response.writeHead(answer.status, {
+        ...answer.headers,
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(body)),
+      });
+      response.end(body);
     } catch (error) {
       log(`stand-in: could not answer ${request.method} ${request.url}: ${describe(error)}`);
       response.destroy();

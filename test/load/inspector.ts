@@ -16,6 +16,8 @@ export interface Inspector {
    * taken and its summary returned alongside.
    */
   heapAfterGc(): Promise<HeapUsage & { byConstructor: Map<string, { count: number; bytes: number }> }>;
+  /** Any other CDP method. */
+  send<T>(method: string, params?: object): Promise<T>;
   close(): void;
 }
 
@@ -74,6 +76,7 @@ export async function connectInspector(port: number, workerName: string): Promis
       const usage = await send<{ usedSize: number; totalSize: number }>("Runtime.getHeapUsage");
       return { usedMb: usage.usedSize / 2 ** 20, totalMb: usage.totalSize / 2 ** 20, byConstructor };
     },
+    send,
     close() {
       socket.close();
     },

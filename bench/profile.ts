@@ -107,7 +107,9 @@ try {
 
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
   const source = (url: string, line: number) => {
     const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
     if (match) return match[1] as string;

@@ -12,14 +12,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { Miniflare } from "miniflare";
-import { unstable_readConfig } from "wrangler";
+import type { Miniflare } from "miniflare";
 import { createScratchDatabase } from "../dev/scratch-database";
 import { startStandIn } from "../dev/standin/index";
-import { connectInspector } from "../test/load/inspector";
-import { freePort } from "./worker-process";
+import { startInspectedWorker } from "../test/load/inspected-worker";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 const REQUESTS = Number(process.env.PROFILE_REQUESTS ?? 20_000);
@@ -56,30 +53,9 @@ try {
     { cwd: projectRoot, stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
   );
   const script = path.join(outDir, readdirSync(outDir).find((f) => f.endsWith(".js")) as string);
-  const { vars } = unstable_readConfig({ config: path.join(projectRoot, "wrangler.toml") });
-  const inspectorPort = await freePort();
-  mf = new Miniflare({
-    name: "session-gate",
-    host: "127.0.0.1",
-    port: await freePort(),
-    inspectorPort,
-    modules: true,
-    scriptPath: script,
-    modulesRoot: outDir,
-    compatibilityDate: "2026-08-03",
-    compatibilityFlags: ["nodejs_compat"],
-    bindings: {
-      ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)])),
-      DATABASE_URL: standIn.databaseUrl(),
-      NEON_LOCAL_HTTP: "true",
-    },
-    logRequests: false,
-    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
-  const base = (await mf.ready).toString().replace(/\/$/, "");
+  const worker = await startInspectedWorker(script, { DATABASE_URL: standIn.databaseUrl(), NEON_LOCAL_HTTP: "true" });
+  mf = worker.mf;
+  const { base, inspector } = worker;
   const headers = { authorization: `Bearer ${token}` };
   const load = async (n: number) => {
     let sent = 0;
@@ -95,7 +71,6 @@ try {
     );
   };
   await load(2_000);
-  const inspector = await connectInspector(inspectorPort, "session-gate");
   await inspector.send("Profiler.enable");
   await inspector.send("Profiler.setSamplingInterval", { interval: 50 });
   await inspector.send("Profiler.start");

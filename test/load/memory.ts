@@ -28,15 +28,14 @@ import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
-import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
-import { unstable_readConfig } from "wrangler";
 import { descendants, freePort, rssMb } from "../../bench/worker-process";
 import { createScratchDatabase } from "../../dev/scratch-database";
 import { type StandIn, startStandIn } from "../../dev/standin/index";
 import { bundleWorker, scratchDir } from "../../examples/harness";
-import { connectInspector, type HeapUsage } from "./inspector";
+import { startInspectedWorker } from "./inspected-worker";
+import type { HeapUsage } from "./inspector";
 
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 const serverUrl = process.env.MEMORY_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
@@ -107,39 +106,17 @@ async function main(): Promise<number> {
     const originPort = (origin.address() as { port: number }).port;
 
     const script = await bundleWorker("wrangler.toml", dir.path);
-    const { vars } = unstable_readConfig({ config: path.join(projectRoot, "wrangler.toml") });
-    const inspectorPort = await freePort();
-    const before = new Set(descendants(process.pid));
-    mf = new Miniflare({
-      name: "session-gate",
-      host: "127.0.0.1",
-      port: await freePort(),
-      inspectorPort,
-      modules: true,
-      scriptPath: script,
-      modulesRoot: path.dirname(script),
-      compatibilityDate: "2026-08-03",
-      compatibilityFlags: ["nodejs_compat"],
-      bindings: {
-        ...Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, String(value)])),
-        DATABASE_URL: standIn.databaseUrl(),
-        NEON_LOCAL_HTTP: "true",
-        ADMIN_API_KEY: adminKey,
-        ORIGIN_URL: `http://127.0.0.1:${originPort}`,
-        GATEWAY_SIGNING_KEY: randomBytes(32).toString("base64url"),
-        VALID_CACHE_SECONDS: "30",
-      },
-      logRequests: false,
-      // The Worker's log line per check is not what is measured here.
-      handleRuntimeStdio(stdout: Readable, stderr: Readable) {
-        stdout.resume();
-        stderr.resume();
-      },
+    const served = await startInspectedWorker(script, {
+      DATABASE_URL: standIn.databaseUrl(),
+      NEON_LOCAL_HTTP: "true",
+      ADMIN_API_KEY: adminKey,
+      ORIGIN_URL: `http://127.0.0.1:${originPort}`,
+      GATEWAY_SIGNING_KEY: randomBytes(32).toString("base64url"),
+      VALID_CACHE_SECONDS: "30",
     });
-    const base = (await mf.ready).toString().replace(/\/$/, "");
+    mf = served.mf;
+    const { base, inspector, inspectorPort, workerdPids: workerd } = served;
     console.log(`memory: wrangler.toml's build in workerd on ${base}, inspector on port ${inspectorPort}`);
-    const workerd = descendants(process.pid).filter((pid) => !before.has(pid));
-    const inspector = await connectInspector(inspectorPort, "session-gate");
     const worker = await mf.getWorker();
 
     const wrong: string[] = [];

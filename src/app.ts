@@ -24,14 +24,17 @@ export function createApp(): Hono<AppEnv> {
     // Every statement of this request shares one deadline: past it the check fails closed (503).
     const db = createDb(config, { timeoutMs: config.validationTimeoutMs });
     c.set("db", db);
+    // Our answers about sessions must never be cached by a proxy or a browser (a route that says
+    // otherwise, the public JWKS, says so itself); what the origin answers in gateway mode keeps
+    // the origin's own caching headers. Set before the handler, the header goes into every answer
+    // Hono builds (c.json, c.body, c.redirect); set after, Hono copies the whole response to add it.
+    c.header("cache-control", "no-store");
     try {
       await next();
     } finally {
       db.release();
     }
-    // Our answers about sessions must never be cached by a proxy or a browser (a route that says
-    // otherwise, the public JWKS, says so itself); what the origin answers in gateway mode keeps
-    // the origin's own caching headers.
+    // Answers built as a Response of their own (HTTPException's, onError's) get it here.
     if (!c.var.fromOrigin && !c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
   });
 

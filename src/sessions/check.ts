@@ -134,7 +134,8 @@ function report(
   appType?: string,
 ): void {
   logEvent("info", { event: "session_check", entryPoint: observer.entryPoint, ...entry });
-  writeCheckPoint(observer.metrics, { ...entry, entryPoint: observer.entryPoint, appType });
+  if (observer.metrics !== undefined)
+    writeCheckPoint(observer.metrics, { ...entry, entryPoint: observer.entryPoint, appType });
 }
 
 function round(ms: number): number {

@@ -1,7 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { sql } from "drizzle-orm";
-import { buildCheckQuery, buildRereadQuery, CHECK_COLUMNS } from "./check-statement";
+import { buildCheckQuery, buildRereadQuery, buildUnchangedQuery, CHECK_COLUMNS } from "./check-statement";
 import { prepareStatement } from "./client";
 
 /** The check function's name; the migrations that install a body of it are named `NNNN_session_gate_check`. */
@@ -49,16 +49,20 @@ function createFunctionDdl(): string {
     idleTimeoutMinutes: sql.raw("p_idle_timeout_minutes"),
     touchIntervalSeconds: sql.raw("p_touch_interval_seconds"),
   };
+  const unchanged = prepareStatement(buildUnchangedQuery(parameters));
   const check = prepareStatement(buildCheckQuery(parameters));
   const reread = prepareStatement(buildRereadQuery(parameters));
-  if (check.params.length > 0 || reread.params.length > 0) {
+  if (unchanged.params.length > 0 || check.params.length > 0 || reread.params.length > 0) {
     throw new Error("the check function's statements must not take bound parameters");
   }
   const columns = CHECK_COLUMNS.map(([name, type]) => `${name} ${type}`).join(", ");
   const fields = CHECK_COLUMNS.map(([name]) => `r.${name}`).join(", ");
-  // The check answers in its one statement, but for a due write another transaction changed
-  // first ('contended'): then a second statement, with a snapshot of its own, answers from the
-  // latest version. Still one call, one round trip.
+  // A session that needs no write is answered by a read-only statement (FOUND: it answered).
+  // Any other goes to the check, which answers in its one statement, but for a due write another
+  // transaction changed first ('contended'): then a third statement, with a snapshot of its own,
+  // answers from the latest version. Each statement sees what committed before it began, so the
+  // first one's "no write due" is what the check itself would have found then. Still one call,
+  // one round trip.
   return [
     `CREATE FUNCTION ${CHECK_FUNCTION}(p_token_hash text, p_idle_timeout_minutes integer, p_touch_interval_seconds integer)`,
     `RETURNS TABLE (${columns})`,
@@ -68,6 +72,10 @@ function createFunctionDdl(): string {
     "DECLARE",
     "  r record;",
     "BEGIN",
+    `  RETURN QUERY ${unchanged.text.trim()};`,
+    "  IF FOUND THEN",
+    "    RETURN;",
+    "  END IF;",
     `  FOR r IN ${check.text.trim()}`,
     "  LOOP",
     "    IF r.status = 'contended' THEN",

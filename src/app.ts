@@ -35,7 +35,7 @@ export function createApp(): Hono<AppEnv> {
       db.release();
     }
     // Answers built as a Response of their own (HTTPException's, onError's) get it here.
-    if (!c.var.fromOrigin && !c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
+    if (!c.get("fromOrigin") && !c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
   });
 
   app.route("/", healthRoutes);

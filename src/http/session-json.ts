@@ -14,8 +14,20 @@ export type SnakeCased<T> = { [K in keyof T as SnakeCase<K & string>]: T[K] };
  */
 export function toSnakeCase<T extends object>(value: T): SnakeCased<T> {
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  for (const [key, v] of Object.entries(value)) out[snakeCaseKey(key)] = v;
   return out as SnakeCased<T>;
+}
+
+// The keys are the domain's few field names: each is converted once, not on every answer.
+const snakeCaseKeys = new Map<string, string>();
+
+function snakeCaseKey(key: string): string {
+  let converted = snakeCaseKeys.get(key);
+  if (converted === undefined) {
+    converted = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    snakeCaseKeys.set(key, converted);
+  }
+  return converted;
 }
 
 // The response schemas describe exactly the domain shapes, snake_cased: a field added to one and

@@ -52,7 +52,8 @@ export async function authenticate(
   requirements: CheckRequirements = {},
   options: AuthenticateOptions = {},
 ): Promise<{ session: ValidSession; serverTiming: Record<string, string> }> {
-  const known = c.var as { config?: Config; db?: Db };
+  // `c.get`, not `c.var`: Hono builds a new object of every variable on each read of `c.var`.
+  const known = { config: c.get("config") as Config | undefined, db: c.get("db") as Db | undefined };
   const config = known.config ?? getConfig(c.env);
   const db = known.db ?? createDb(config, { timeoutMs: config.validationTimeoutMs });
   const presented = { authorization: c.req.header("authorization") ?? null, cookie: c.req.header("cookie") ?? null };

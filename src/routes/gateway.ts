@@ -29,7 +29,7 @@ const HOP_BY_HOP = [
  * request never reaches the origin; nor does one whose path or body cannot be forwarded safely.
  */
 export const gatewayRoutes = new Hono<AppEnv>().all("*", async (c) => {
-  const { config } = c.var;
+  const config = c.get("config");
   if (config.originUrl === undefined || config.gatewaySigningKey === undefined) {
     throw httpError(404, { error: ERROR_CODES.notFound, error_description: "No such route." });
   }

@@ -56,7 +56,7 @@ export const validateRoutes = new Hono<AppEnv>().get(
   }),
   input("query", validateQuery),
   async (c) => {
-    const { config } = c.var;
+    const config = c.get("config");
     const query = c.req.valid("query");
     const { session, serverTiming } = await authenticate(
       c,

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Results, writeResults } from "./report";
+import { checkTargets, type Results, writeResults } from "./report";
 import { describeSystems } from "./systems";
 
 const file = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -20,5 +20,7 @@ const descriptions = describeSystems(results.settings);
 results.comparison.descriptions = Object.fromEntries(
   results.comparison.systems.map((name) => [name, descriptions[name]]),
 );
+// So are the targets' verdicts: how a figure is judged may have changed since the run.
+results.checks = checkTargets(results, results.details.loadRuns);
 writeResults(results, file("results.json"), file("../BENCHMARKS.md"), file("findings.md"));
 console.log("bench: rewrote BENCHMARKS.md and the charts from bench/results.json");

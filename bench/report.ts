@@ -9,6 +9,7 @@ import { renderMethod } from "./report-method";
 import type { Check, Results } from "./results";
 import type { RoundTrips } from "./round-trips";
 import type { SystemName } from "./systems";
+import type { MeasuredRun } from "./throughput";
 
 export type { Results } from "./results";
 
@@ -26,8 +27,26 @@ const round2 = (value: number) => Math.round(value * 100) / 100;
 const OUTCOMES = ["valid", "touched", "expired", "unknown"] as const satisfies (keyof RoundTrips)[];
 const PEERS: SystemName[] = ["lucia", "better-auth"];
 
+/** Per round in which both ran: the first system's req/s over the second's. */
+function pairedRatios(runs: MeasuredRun[], mine: string, theirs: string): number[] {
+  const rounds = [...new Set(runs.map((run) => run.round))];
+  return rounds.flatMap((round) => {
+    const a = runs.find((run) => run.round === round && run.target === mine);
+    const b = runs.find((run) => run.round === round && run.target === theirs);
+    return a && b && b.rps > 0 ? [a.rps / b.rps] : [];
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
 /** session-gate against the peers: throughput, round trips, delay, concurrent touches. */
-function comparisonChecks(r: Pick<Results, "comparison">): Check[] {
+function comparisonChecks(r: Pick<Results, "comparison">, loadRuns: MeasuredRun[]): Check[] {
   const c = r.comparison;
   const label = (name: SystemName) => c.descriptions[name]?.label ?? name;
   const peers = PEERS.filter((name) => c.systems.includes(name));
@@ -40,12 +59,17 @@ function comparisonChecks(r: Pick<Results, "comparison">): Check[] {
   );
   if (fastest !== undefined) {
     const peerRps = c.load[fastest]?.rps ?? 0;
+    // Judged as the guide says to compare on a shared machine: the ratio of the two systems' runs
+    // in the same round (same load on the machine, order rotated), the median over the rounds.
+    // The medians of each system's own req/s are shown beside it: they mix rounds of different load.
+    const paired = pairedRatios(loadRuns, "session-gate", fastest);
+    const ratio = paired.length > 0 ? median(paired) : gateRps / peerRps;
     checks.push({
-      figure: "throughput: session-gate against the fastest peer (req/s)",
-      measured: `${gateRps} against ${peerRps} (${label(fastest)})`,
-      target: "≥ the fastest peer",
-      met: gateRps >= peerRps,
-      margin: `${percent(gateRps / peerRps)} of it`,
+      figure: "throughput: session-gate against the fastest peer (median of the rounds' req/s ratios)",
+      measured: `${round2(ratio)} (rounds: ${paired.map(round2).join(", ")}); medians of req/s ${gateRps} against ${peerRps} (${label(fastest)})`,
+      target: "≥ 1",
+      met: ratio >= 1,
+      margin: `${percent(ratio)} of it`,
     });
   }
 
@@ -106,6 +130,7 @@ function comparisonChecks(r: Pick<Results, "comparison">): Check[] {
 /** Every figure against its target (issue 6, and the comparison with the peers). */
 export function checkTargets(
   r: Omit<Results, "checks" | "settings" | "environment" | "durationSeconds" | "details">,
+  loadRuns: MeasuredRun[],
 ): Check[] {
   const trips = r.roundTrips;
   const wanted: RoundTrips = { valid: 1, touched: 1, expired: 1, unknown: 1, malformed: 0 };
@@ -145,7 +170,7 @@ export function checkTargets(
       met: r.expiry.usesIndex,
       margin: "",
     },
-    ...comparisonChecks(r),
+    ...comparisonChecks(r, loadRuns),
   ];
 }
 

@@ -217,7 +217,7 @@ async function main(): Promise<void> {
   };
   const results: Results = {
     ...figures,
-    checks: checkTargets(figures),
+    checks: checkTargets(figures, load.runs),
     details: {
       hotSession: gateHot,
       cpuMsPerFloorRequest: load.cpuMsPerFloorRequest,

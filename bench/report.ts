@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { DelayPoint } from "./delay";
+import { quantile } from "./load";
 import { chartFiles } from "./report-charts";
 import { renderComparison } from "./report-comparison";
 import { markdownTable, percent } from "./report-format";
@@ -37,14 +38,6 @@ function pairedRatios(runs: MeasuredRun[], mine: string, theirs: string): number
   });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
 /** session-gate against the peers: throughput, round trips, delay, concurrent touches. */
 function comparisonChecks(r: Pick<Results, "comparison">, loadRuns: MeasuredRun[]): Check[] {
   const c = r.comparison;
@@ -63,7 +56,7 @@ function comparisonChecks(r: Pick<Results, "comparison">, loadRuns: MeasuredRun[
     // in the same round (same load on the machine, order rotated), the median over the rounds.
     // The medians of each system's own req/s are shown beside it: they mix rounds of different load.
     const paired = pairedRatios(loadRuns, "session-gate", fastest);
-    const ratio = paired.length > 0 ? median(paired) : gateRps / peerRps;
+    const ratio = paired.length > 0 ? quantile(paired, 0.5) : gateRps / peerRps;
     checks.push({
       figure: "throughput: session-gate against the fastest peer (median of the rounds' req/s ratios)",
       measured: `${round2(ratio)} (rounds: ${paired.map(round2).join(", ")}); medians of req/s ${gateRps} against ${peerRps} (${label(fastest)})`,

@@ -9,7 +9,8 @@ AS $session_gate_check$
 DECLARE
   r record;
 BEGIN
-  RETURN QUERY select "t"."id", "t"."user_id", "t"."tenant_id", "t"."app_type"::varchar, 'valid'::text as status,
+  RETURN QUERY select "t"."id", "t"."user_id", "t"."tenant_id", "t"."app_type"::varchar,
+      'valid'::text as status,
       null::varchar as ended_reason,
       (to_char((("t"."created_at") at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS') || case when extract(microseconds from (("t"."created_at") at time zone 'UTC'))::int % 1000000 = 0 then '' else to_char((("t"."created_at") at time zone 'UTC'), '.US') end || '+00:00') as created_at,
       (to_char((("t"."last_activity_at") at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS') || case when extract(microseconds from (("t"."last_activity_at") at time zone 'UTC'))::int % 1000000 = 0 then '' else to_char((("t"."last_activity_at") at time zone 'UTC'), '.US') end || '+00:00') as last_activity_at,
@@ -71,4 +72,4 @@ $session_gate_check$;
 --> statement-breakpoint
 GRANT EXECUTE ON FUNCTION session_gate_check(text, integer, integer) TO session_gate_worker;
 --> statement-breakpoint
-COMMENT ON FUNCTION session_gate_check(text, integer, integer) IS 'session-gate check 58e595c26aab7ff9';
+COMMENT ON FUNCTION session_gate_check(text, integer, integer) IS 'session-gate check 467d2d0bfa845ecc';

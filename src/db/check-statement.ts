@@ -3,7 +3,7 @@ import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { AppType } from "../sessions/constants";
 import type { ValidSession } from "../sessions/session";
 import { type Db, type PreparedStatement, prepareStatement, queryPrepared } from "./client";
-import { expiryRule, intValue, isoTimestamp } from "./expiry-rule";
+import { type ExpiryRule, expiryRule, intValue, isoTimestamp } from "./expiry-rule";
 import { columnName, type SessionsAlias, sessionsAs, sessionsTable } from "./sessions-alias";
 
 export type SessionLookup =
@@ -162,13 +162,7 @@ export function buildUnchangedQuery(options: {
 }): SQL {
   const t = sessionsAs("t");
   const rule = expiryRule(t, options.idleTimeoutMinutes);
-  return sql`select ${t.id}, ${t.userId}, ${t.tenantId}, ${t.appType}::varchar, 'valid'::text as status,
-      null::varchar as ended_reason,
-      ${isoTimestamp(sql`${t.createdAt}`)} as created_at,
-      ${isoTimestamp(sql`${t.lastActivityAt}`)} as last_activity_at,
-      ${isoTimestamp(sql`${t.absoluteExpiresAt}`)} as absolute_expires_at,
-      ${isoTimestamp(rule.idleExpiresAt)} as idle_expires_at,
-      ${validForSeconds(sql`${t.absoluteExpiresAt}`, rule.idleExpiresAt)} as valid_for_seconds
+  return sql`select ${rowAsItStands(t, rule, sql`'valid'`)}
     from ${sessionsTable(t)} where ${t.sessionTokenHash} = ${options.tokenHash}
       and ${rule.isLive} and not ${rule.isExpired} and not ${touchIsDue(t, options.touchIntervalSeconds)}`;
 }
@@ -187,15 +181,24 @@ function touchIsDue(table: SessionsAlias, touchIntervalSeconds: SQL): SQL {
 export function buildRereadQuery(options: { tokenHash: SQL; idleTimeoutMinutes: SQL }): SQL {
   const r = sessionsAs("r");
   const rule = expiryRule(r, options.idleTimeoutMinutes);
-  return sql`select ${r.id}, ${r.userId}, ${r.tenantId}, ${r.appType}::varchar,
-      (case when ${rule.isLive} and not ${rule.isExpired} then 'valid' else 'inactive' end)::text as status,
-      null::varchar as ended_reason,
-      ${isoTimestamp(sql`${r.createdAt}`)} as created_at,
-      ${isoTimestamp(sql`${r.lastActivityAt}`)} as last_activity_at,
-      ${isoTimestamp(sql`${r.absoluteExpiresAt}`)} as absolute_expires_at,
-      ${isoTimestamp(sql`${rule.idleExpiresAt}`)} as idle_expires_at,
-      ${validForSeconds(sql`${r.absoluteExpiresAt}`, rule.idleExpiresAt)} as valid_for_seconds
+  const status = sql`(case when ${rule.isLive} and not ${rule.isExpired} then 'valid' else 'inactive' end)`;
+  return sql`select ${rowAsItStands(r, rule, status)}
     from ${sessionsTable(r)} where ${r.sessionTokenHash} = ${options.tokenHash}`;
+}
+
+/**
+ * The check function's columns (`CHECK_COLUMNS`, in order) for a row answered as it stands, with
+ * nothing written: the read-only first statement's answer and the re-read's.
+ */
+function rowAsItStands(table: SessionsAlias, rule: ExpiryRule, status: SQL): SQL {
+  return sql`${table.id}, ${table.userId}, ${table.tenantId}, ${table.appType}::varchar,
+      ${status}::text as status,
+      null::varchar as ended_reason,
+      ${isoTimestamp(sql`${table.createdAt}`)} as created_at,
+      ${isoTimestamp(sql`${table.lastActivityAt}`)} as last_activity_at,
+      ${isoTimestamp(sql`${table.absoluteExpiresAt}`)} as absolute_expires_at,
+      ${isoTimestamp(sql`${rule.idleExpiresAt}`)} as idle_expires_at,
+      ${validForSeconds(sql`${table.absoluteExpiresAt}`, rule.idleExpiresAt)} as valid_for_seconds`;
 }
 
 /**

@@ -69,8 +69,8 @@ function clientFor(config: Config): NeonQueryFunction<false, false> {
 }
 
 /** The per-statement options that carry the handle's deadline (merged by the driver into its fetch options). */
-function withDeadline(db: Db, signal: AbortSignal | undefined = db.deadline) {
-  return signal === undefined ? {} : { fetchOptions: { signal } };
+function withDeadline(db: Db) {
+  return db.deadline === undefined ? {} : { fetchOptions: { signal: db.deadline } };
 }
 
 /**
@@ -105,7 +105,7 @@ export async function queryRows<Row extends object>(
         ],
         {
           fullResults: true,
-          ...withDeadline(db, db.deadline ? AbortSignal.any([db.deadline, answerBy.signal]) : answerBy.signal),
+          fetchOptions: { signal: db.deadline ? AbortSignal.any([db.deadline, answerBy.signal]) : answerBy.signal },
         },
       )
       .finally(answerBy.clear);

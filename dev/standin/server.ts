@@ -15,7 +15,15 @@ export interface RequestStats {
   byApplicationName: Record<string, number>;
   /** Password checks that read pg_authid and ran PBKDF2; verified passwords are cached a few seconds. */
   passwordLookups: number;
+  /**
+   * With `delayMs`: how long each request was really held, in ms, the latest last (at most
+   * `MAX_HOLDS`). A timer fires late by a fraction of a millisecond, so "the delay" a measurement
+   * compares with is this, not `delayMs`.
+   */
+  heldMs: number[];
 }
+
+const MAX_HOLDS = 10_000;
 
 export interface StandInServerOptions {
   secret: string;
@@ -50,7 +58,7 @@ export function createStandInServer(
   log: (line: string) => void,
   options: StandInServerOptions,
 ): { server: Server; stats: () => RequestStats } {
-  const stats: RequestStats = { requests: 0, byApplicationName: {}, passwordLookups: 0 };
+  const stats: RequestStats = { requests: 0, byApplicationName: {}, passwordLookups: 0, heldMs: [] };
   const checkCredentials = createCredentialCheck({
     adminUser: backend.admin.user,
     secret: options.secret,
@@ -72,7 +80,11 @@ export function createStandInServer(
     // Counted before running, so a test can see a request that then failed.
     countRequest(stats, connection.applicationName);
     // Rejects when the client goes away meanwhile: nothing has run, and nobody reads the answer.
-    if (options.delayMs > 0) await sleep(options.delayMs, undefined, { signal });
+    if (options.delayMs > 0) {
+      const holding = performance.now();
+      await sleep(options.delayMs, undefined, { signal });
+      if (stats.heldMs.push(performance.now() - holding) > MAX_HOLDS) stats.heldMs.shift();
+    }
     const sqlRequest: SqlRequest = payload.kind === "single" ? payload : { ...payload, options: batchOptions };
     const result = await backend.execute(sqlRequest, {
       user: connection.user,

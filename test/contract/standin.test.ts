@@ -73,6 +73,7 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
   let standIn: StandIn;
   let dispose: () => Promise<void>;
   let sql: NeonQueryFunction<false, false>;
+  let databaseUrl: string;
 
   const users = uniqueName("contract_users");
   const notes = uniqueName("contract_notes");
@@ -80,8 +81,9 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
   beforeAll(async () => {
     const prepared = await backendCase.prepare();
     dispose = prepared.dispose;
+    databaseUrl = prepared.databaseUrl;
     standIn = await startStandIn({
-      databaseUrl: prepared.databaseUrl,
+      databaseUrl,
       port: 0,
     });
     sql = neon(connectionString(standIn));
@@ -320,6 +322,25 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
     expect(await response.json()).toMatchObject({
       byApplicationName: { [applicationName]: 3 },
     });
+    // Without a delay nothing is held.
+    expect(standIn.stats().heldMs).toEqual([]);
+  });
+
+  it("holds each request delayMs before running it, and records how long it really held it", async () => {
+    const slow = await startStandIn({ databaseUrl, port: 0, delayMs: 30 });
+    try {
+      const started = performance.now();
+      const rows = await neon(connectionString(slow))`select 1 as one`;
+      const tookMs = performance.now() - started;
+      expect(rows).toEqual([{ one: 1 }]);
+      const held = slow.stats().heldMs;
+      expect(held).toHaveLength(1);
+      // A timer never fires early by more than the clocks' rounding; late is what the record is for.
+      expect(held[0]).toBeGreaterThanOrEqual(29);
+      expect(tookMs).toBeGreaterThanOrEqual(held[0] as number);
+    } finally {
+      await slow.close();
+    }
   });
 
   it("refuses a body over Neon's 10 MiB with 413, and a response over it with 507", async () => {

@@ -4,9 +4,13 @@
  * delay, checks of one valid session on one connection, one after the other (so the figure is a
  * check's own latency, not a queue), and checks of sessions due a touch or refresh, each once.
  * session-gate's floor route (one point query) is measured the same way, as what one round trip
- * costs on this set-up under each delay.
+ * costs on this set-up under each delay, and so is a bare HTTP hop (`measureHop`): a server in
+ * this process that holds each request as the stand-in does and answers at once, with no Worker
+ * and no database, as what this machine adds to any request that waits.
  */
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { type BenchContext, bearer } from "./context";
 import { hashOf, insertSession } from "./data";
@@ -16,7 +20,7 @@ import type { TargetName } from "./throughput";
 
 export interface DelayPoint {
   delayMs: number;
-  /** The delay the stand-in's timers really apply here: the median of 20 timed holds in this process. */
+  /** The delay the stand-in really held this system's requests: the median of its holds during the run. */
   appliedMs: number;
   p50Ms: number;
   p99Ms: number;
@@ -26,15 +30,53 @@ export interface DelayPoint {
   dueSamples: number;
 }
 
-async function appliedDelay(delayMs: number): Promise<number> {
-  if (delayMs === 0) return 0;
-  const holds: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const started = performance.now();
-    await sleepFor(delayMs);
-    holds.push(performance.now() - started);
+/** The bare hop at one delay: p50 of requests held `heldMs` (median) and answered at once. */
+export interface HopPoint {
+  delayMs: number;
+  heldMs: number;
+  p50Ms: number;
+  requests: number;
+}
+
+/** The median of the holds the stand-in applied from index `from` on (0 without a delay). */
+function heldSince(ctx: BenchContext, from: number): number {
+  const held = ctx.standIn.current?.stats().heldMs.slice(from) ?? [];
+  return held.length === 0 ? 0 : round(quantile(held, 0.5));
+}
+
+const holdsSoFar = (ctx: BenchContext) => ctx.standIn.current?.stats().heldMs.length ?? 0;
+
+/**
+ * A bare HTTP hop on this machine: the same client, one connection, one request after another,
+ * to a Node server that holds each request `delayMs` as the stand-in does (the same timer) and
+ * answers two bytes. Its p50 under a delay over its p50 without one, minus the hold, is what
+ * waking the processes after a wait costs here, with no Worker, driver or database in the way.
+ */
+export async function measureHop(delayMs: number, seconds: number): Promise<HopPoint> {
+  const held: number[] = [];
+  const server = createServer(async (_request, response) => {
+    if (delayMs > 0) {
+      const holding = performance.now();
+      await sleepFor(delayMs);
+      held.push(performance.now() - holding);
+    }
+    response.end("ok");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (let i = 0; i < 5; i++) await timedRequest(`${url}/`, {});
+    const run = await runLoad({ url, path: "/", headers: {}, connections: 1, seconds });
+    return {
+      delayMs,
+      heldMs: held.length === 0 ? 0 : round(quantile(held, 0.5)),
+      p50Ms: run.p50Ms,
+      requests: run.requests,
+    };
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
-  return round(quantile(holds, 0.5));
 }
 
 /** One connection, one check after another, for `seconds`; after a warm-up on the restarted stand-in. */
@@ -46,8 +88,9 @@ async function sequentialRun(ctx: BenchContext, url: string, path: string, heade
 export async function measureDelays(
   ctx: BenchContext,
   systems: System[],
-): Promise<Partial<Record<TargetName, DelayPoint[]>>> {
+): Promise<{ points: Partial<Record<TargetName, DelayPoint[]>>; hop: HopPoint[] }> {
   const points: Partial<Record<TargetName, DelayPoint[]>> = {};
+  const hop: HopPoint[] = [];
   const add = (name: TargetName, point: DelayPoint) => {
     points[name] = [...(points[name] ?? []), point];
   };
@@ -55,11 +98,15 @@ export async function measureDelays(
   await insertSession(ctx.client, { token: floorToken, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
   for (const delayMs of ctx.settings.delaysMs) {
     await ctx.standIn.start({ delayMs });
-    const appliedMs = await appliedDelay(delayMs);
+    const bare = await measureHop(delayMs, ctx.settings.delaySeconds);
+    hop.push(bare);
+    ctx.log(`  a bare HTTP hop at ${delayMs} ms (held ${bare.heldMs} ms): p50 ${bare.p50Ms} ms`);
     for (const system of systems) {
       const url = `${system.worker.url}${system.validatePath}`;
       const session = await system.newSession();
+      const holdsBefore = holdsSoFar(ctx);
       const run = await sequentialRun(ctx, system.worker.url, system.validatePath, bearer(session.token));
+      const appliedMs = heldSince(ctx, holdsBefore);
       if (run.failures > 0) throw new Error(`${system.name} at ${delayMs} ms delay: ${run.failures} failed checks`);
       const due: number[] = [];
       for (let i = 0; i < ctx.settings.delayDueSamples; i++) {
@@ -83,10 +130,12 @@ export async function measureDelays(
         `  ${system.name} at ${delayMs} ms: p50 ${point.p50Ms} ms, p99 ${point.p99Ms} ms, touch/refresh p50 ${point.dueP50Ms} ms`,
       );
       if (system.name === "session-gate") {
+        const floorHoldsBefore = holdsSoFar(ctx);
         const floor = await sequentialRun(ctx, system.worker.url, `/__bench/floor?hash=${hashOf(floorToken)}`, {});
         if (floor.failures > 0) throw new Error(`the floor route at ${delayMs} ms delay: ${floor.failures} failures`);
         add("floor", {
           ...point,
+          appliedMs: heldSince(ctx, floorHoldsBefore),
           p50Ms: floor.p50Ms,
           p99Ms: floor.p99Ms,
           requests: floor.requests,
@@ -98,5 +147,5 @@ export async function measureDelays(
     }
   }
   await ctx.standIn.start();
-  return points;
+  return { points, hop };
 }

@@ -64,6 +64,21 @@ export interface Expiry {
     /** Share of the job's time spent inside its requests (the rest is the job's own loop in Node). */
     inRequests: number;
   };
+  /**
+   * The same job and floor on a copy cut to fit in PostgreSQL's shared buffers (its first pages
+   * kept, so the same mix of rows), in alternating rounds: what the statements' shape costs when
+   * reading a page in index order does not mean evicting another.
+   */
+  inBuffers: {
+    sharedBuffersMb: number;
+    /** The full table with its indexes, and the cut copy with its indexes. */
+    tableMb: number;
+    cutTableMb: number;
+    rows: number;
+    expired: number;
+    ratio: number;
+    ratios: number[];
+  };
   /** Slowest batch of any job run. */
   maxBatchSeconds: number;
   usesIndex: boolean;
@@ -312,6 +327,11 @@ export async function measureExpiry(options: {
     }
   }
 
+  const inBuffers = await measureInBuffers(options);
+  options.log(
+    `  in shared buffers (${inBuffers.sharedBuffersMb} MB; the table ${inBuffers.tableMb} MB, the cut copy ${inBuffers.cutTableMb} MB, ${inBuffers.expired} of ${inBuffers.rows} rows expired): job / floor ${inBuffers.ratio} (${inBuffers.ratios.join(", ")})`,
+  );
+
   const of = (variant: ExpiryVariant) => runs.filter((run) => run.variant === variant);
   const byRound = (variant: ExpiryVariant, pass: number) =>
     runs.find((run) => run.variant === variant && run.round === pass) as ExpiryRun;
@@ -337,6 +357,7 @@ export async function measureExpiry(options: {
       statementShape: difference("oneBatch", "floor"),
       inRequests: median(jobs.map((run) => run.batches.reduce((sum, batch) => sum + batch.seconds, 0) / run.seconds)),
     },
+    inBuffers,
     maxBatchSeconds: round3(Math.max(...jobs.flatMap((run) => run.batches.map((batch) => batch.seconds)))),
     usesIndex: explained.usesIndex,
     floorExpired: total(byRound("floor", 0).ended),
@@ -346,6 +367,69 @@ export async function measureExpiry(options: {
     runs,
     plan: explained.plan,
   };
+}
+
+/** The name of the cut copy of `template` (bench/run.ts drops it with the other copies). */
+export const inBuffersCopy = (template: string) => `${template}_fits`;
+
+const megabytes = (bytes: number) => round(bytes / 2 ** 20, 1);
+
+/**
+ * Job against floor on a copy of the template cut to at most half of shared_buffers with its
+ * indexes: rows past a page are deleted, then VACUUM FULL rewrites the table and its indexes.
+ */
+async function measureInBuffers(options: { settings: BenchSettings; template: string }): Promise<Expiry["inBuffers"]> {
+  const { settings } = options;
+  const cut = inBuffersCopy(options.template);
+  const size = `select pg_total_relation_size('sessions')::float8 as bytes, pg_relation_size('sessions')::float8 as heap,
+    pg_size_bytes(current_setting('shared_buffers'))::float8 as buffers`;
+  await withClient(settings.serverUrl, async (admin) => {
+    await admin.query(`drop database if exists "${cut}"`);
+    await admin.query(`create database "${cut}" template "${options.template}" strategy = file_copy`);
+  });
+  const url = databaseUrl(settings.serverUrl, cut);
+  const measured = await withClient(url, async (client) => {
+    const full = (await client.query<{ bytes: number; heap: number; buffers: number }>(size)).rows[0];
+    if (full === undefined) throw new Error("expiry: no size for the sessions table");
+    const keptPages = Math.floor((full.heap / 8192) * Math.min(1, full.buffers / 2 / full.bytes));
+    await client.query(`delete from sessions where ctid >= '(${keptPages},0)'::tid`);
+    await client.query("vacuum full sessions");
+    await client.query("vacuum analyze sessions");
+    const after = (await client.query<{ bytes: number }>(size)).rows[0];
+    const counts = await client.query<{ rows: number; expired: number }>(
+      `select count(*)::int as rows, (count(*) filter (where is_active and ended_at is null and revoked_at is null
+         and (absolute_expires_at <= now() or last_activity_at <= now() - make_interval(mins => $1::int))))::int as expired
+       from sessions`,
+      [settings.idleTimeoutMinutes],
+    );
+    return {
+      sharedBuffersMb: megabytes(full.buffers),
+      tableMb: megabytes(full.bytes),
+      cutTableMb: megabytes(after?.bytes ?? 0),
+      rows: counts.rows[0]?.rows ?? 0,
+      expired: counts.rows[0]?.expired ?? 0,
+    };
+  });
+  try {
+    const ratios: number[] = [];
+    for (let pass = 0; pass < settings.expiryRounds; pass++) {
+      const order: ExpiryVariant[] = pass % 2 === 0 ? ["job", "floor"] : ["floor", "job"];
+      const seconds: Partial<Record<ExpiryVariant, number>> = {};
+      for (const variant of order) {
+        const run = await timeVariant(variant, pass, { settings, template: cut });
+        if (total(run.ended) !== measured.expired) {
+          throw new Error(
+            `expiry in buffers: ${measured.expired} rows were expired, ${variant} ended ${total(run.ended)}`,
+          );
+        }
+        seconds[variant] = run.seconds;
+      }
+      ratios.push(round3((seconds.job as number) / (seconds.floor as number)));
+    }
+    return { ...measured, ratio: median(ratios), ratios };
+  } finally {
+    await withClient(settings.serverUrl, (admin) => admin.query(`drop database if exists "${cut}" with (force)`));
+  }
 }
 
 function round3(value: number): number {

@@ -108,6 +108,18 @@ function delayTable(c: Comparison): string {
       p.requests,
     ]);
   });
+  const hopAtZero = c.delayHop?.find((p) => p.delayMs === 0)?.p50Ms;
+  const hopRows = (c.delayHop ?? []).map((p) => [
+    "a bare HTTP hop (no Worker, no database)",
+    p.delayMs === 0 ? "0" : `${p.delayMs} (held ${p.heldMs})`,
+    p.p50Ms,
+    "–",
+    p.delayMs === 0 ? "–" : round2(p.p50Ms / p.delayMs),
+    p.delayMs === 0 || hopAtZero === undefined ? "–" : round2((p.p50Ms - hopAtZero) / p.heldMs),
+    "–",
+    "–",
+    p.requests,
+  ]);
   return markdownTable(
     [
       "system",
@@ -120,7 +132,7 @@ function delayTable(c: Comparison): string {
       "(touch/refresh p50 − at 0) / delay held",
       "checks",
     ],
-    rows,
+    [...rows, ...hopRows],
   );
 }
 

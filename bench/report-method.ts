@@ -43,8 +43,11 @@ export function renderMethod(r: Results): string {
   trials' revokes are spread evenly over the ${s.cacheSeconds} s after the check, so the lags cover the cache's range.
 - **Network delay**: the stand-in restarted (same port) with \`delayMs\` ${s.delaysMs.join(", ")}: each /sql request is
   held that long before it runs. Per system and delay: ${s.delaySeconds} s of checks of one valid session on one connection,
-  one after another, and ${s.delayDueSamples} checks of sessions due a touch or refresh. The applied delay is the median of
-  20 timed holds of the same timer in the bench's process.
+  one after another, and ${s.delayDueSamples} checks of sessions due a touch or refresh. The delay held is what the
+  stand-in measured: the median of its holds of that system's requests in that run (a timer fires a little late). The
+  same client also runs ${s.delaySeconds} s against a bare HTTP hop at each delay: a server in the bench's process holding each request
+  with the same timer and answering two bytes at once, no Worker and no database, as what this machine adds to any
+  request that waits.
 - **Database down**: the stand-in restarted in front of a port nothing listens on (PostgreSQL refuses: the stand-in
   answers 500, as Neon does for an unreachable compute), stopped (connection refused), and restarted holding every
   request for a minute (no answer). Each system checks its session once while the database is up, then, per failure,

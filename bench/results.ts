@@ -1,6 +1,6 @@
 /** What a run records: bench/results.json's shape, read back by bench/render.ts. */
 import type { Bursts } from "./bursts";
-import type { DelayPoint } from "./delay";
+import type { DelayPoint, HopPoint } from "./delay";
 import type { DownResult } from "./down-database";
 import type { RunEnvironment } from "./environment";
 import type { Expiry } from "./expiry";
@@ -24,6 +24,8 @@ export interface Comparison {
   bursts: Partial<Record<SystemName, Bursts>>;
   /** Per system, and session-gate's floor route (one point query: one round trip on this set-up). */
   delay: Partial<Record<TargetName, DelayPoint[]>>;
+  /** A bare HTTP hop held as the stand-in holds (no Worker, no database): what this machine adds to a wait. */
+  delayHop?: HopPoint[];
   down: Partial<Record<SystemName, DownResult>>;
   revocation: Partial<Record<SystemName, Revocation>>;
 }

@@ -73,7 +73,8 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
   let standIn: StandIn;
   let dispose: () => Promise<void>;
   let sql: NeonQueryFunction<false, false>;
-  let databaseUrl: string;
+  // Undefined on PGlite: a second stand-in then starts a PGlite of its own.
+  let databaseUrl: string | undefined;
 
   const users = uniqueName("contract_users");
   const notes = uniqueName("contract_notes");

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:quick`: only the throughput phase of `npm run bench` (every system, session-gate's
  * floor route and its partial routes, alternating rounds, medians), on a small table, printed and
- * not written anywhere. For trying a change to the check's CPU in about three minutes, before the
+ * not written anywhere. For trying a change to the check's CPU in about four minutes, before the
  * full run that records it. The sizes come from the same variables (BENCH_LOAD_ROUNDS,
  * BENCH_LOAD_SECONDS, ...).
  */

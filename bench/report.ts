@@ -229,10 +229,11 @@ differences): the check statement over the floor (bearer read, SHA-256, \`sessio
 row) ${parts.statement} ms, the whole check over its statement (\`checkToken\`: its log line, the outcome)
 ${parts.checkToken} ms, \`/v1/validate\` over the whole check (Hono, middleware, query validation, identity headers, the
 JSON body) ${parts.http} ms;
-${inBuffersSentence(e)}
 workerd RSS ${r.memory.rssBeforeMb} MB before the load runs and ${r.memory.rssAfterMb} MB after them; /v1/validate p50
 ${r.throughput.validateP50Ms} ms and p99 ${r.throughput.validateP99Ms} ms under load (floor: ${r.throughput.floorP50Ms} /
 ${r.throughput.floorP99Ms} ms).
+
+${inBuffersSentence(e)}
 
 ${renderComparison(r)}
 

@@ -38,7 +38,11 @@ export interface HopPoint {
   requests: number;
 }
 
-/** The median of the holds the stand-in applied from index `from` on (0 without a delay). */
+/**
+ * The median of the holds the stand-in applied from index `from` on (0 without a delay). The
+ * stand-in keeps its latest 10,000 holds and is restarted for each delay, and one delay's runs send
+ * it a few thousand requests at most, so an index taken before a run still points at that run's first.
+ */
 function heldSince(ctx: BenchContext, from: number): number {
   const held = ctx.standIn.current?.stats().heldMs.slice(from) ?? [];
   return held.length === 0 ? 0 : round(quantile(held, 0.5));

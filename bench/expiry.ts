@@ -230,6 +230,27 @@ async function runVariant(
   }
 }
 
+/** A fresh copy of `template` named `copy`, replacing any left by an earlier run. */
+async function copyDatabase(serverUrl: string, template: string, copy: string): Promise<void> {
+  await withClient(serverUrl, async (admin) => {
+    await admin.query(`drop database if exists "${copy}"`);
+    // FILE_COPY: a checkpoint and a file copy, much faster than WAL_LOG for a large database.
+    await admin.query(`create database "${copy}" template "${template}" strategy = file_copy`);
+  });
+}
+
+/** All rows of `sessions`, and those the job should end (live, past a limit), by the database's clock. */
+async function countExpired(client: pg.Client, idleTimeoutMinutes: number): Promise<{ rows: number; expired: number }> {
+  const result = await client.query<{ rows: number; expired: number }>(
+    `select count(*)::int as rows,
+       (count(*) filter (where is_active and ended_at is null and revoked_at is null
+         and (absolute_expires_at <= now() or last_activity_at <= now() - make_interval(mins => $1::int))))::int as expired
+     from sessions`,
+    [idleTimeoutMinutes],
+  );
+  return result.rows[0] ?? { rows: 0, expired: 0 };
+}
+
 /** One variant on a fresh copy of `template`, through its own stand-in; the copy is dropped after. */
 async function timeVariant(
   variant: ExpiryVariant,
@@ -238,11 +259,7 @@ async function timeVariant(
 ): Promise<ExpiryRun> {
   const { settings } = options;
   const copy = `${options.template}_${variant.toLowerCase()}`;
-  await withClient(settings.serverUrl, async (admin) => {
-    await admin.query(`drop database if exists "${copy}"`);
-    // FILE_COPY: a checkpoint and a file copy, much faster than WAL_LOG for a large database.
-    await admin.query(`create database "${copy}" template "${options.template}" strategy = file_copy`);
-  });
+  await copyDatabase(settings.serverUrl, options.template, copy);
   try {
     const url = databaseUrl(settings.serverUrl, copy);
     await withClient(url, (client) => client.query("checkpoint"));
@@ -298,16 +315,7 @@ export async function measureExpiry(options: {
 }): Promise<Expiry> {
   const { settings } = options;
   const templateUrl = databaseUrl(settings.serverUrl, options.template);
-  const counts = await withClient(templateUrl, async (client) => {
-    const result = await client.query<{ rows: number; expired: number }>(
-      `select count(*)::int as rows,
-         (count(*) filter (where is_active and ended_at is null and revoked_at is null
-           and (absolute_expires_at <= now() or last_activity_at <= now() - make_interval(mins => $1::int))))::int as expired
-       from sessions`,
-      [settings.idleTimeoutMinutes],
-    );
-    return result.rows[0] ?? { rows: 0, expired: 0 };
-  });
+  const counts = await withClient(templateUrl, (client) => countExpired(client, settings.idleTimeoutMinutes));
   const explained = await explainBatch(templateUrl, settings);
   options.log(
     `  ${counts.rows} rows, ${counts.expired} expired; batch plan uses ${explained.indexes.join(", ") || "no index"}`,
@@ -383,10 +391,7 @@ async function measureInBuffers(options: { settings: BenchSettings; template: st
   const cut = inBuffersCopy(options.template);
   const size = `select pg_total_relation_size('sessions')::float8 as bytes, pg_relation_size('sessions')::float8 as heap,
     pg_size_bytes(current_setting('shared_buffers'))::float8 as buffers`;
-  await withClient(settings.serverUrl, async (admin) => {
-    await admin.query(`drop database if exists "${cut}"`);
-    await admin.query(`create database "${cut}" template "${options.template}" strategy = file_copy`);
-  });
+  await copyDatabase(settings.serverUrl, options.template, cut);
   const url = databaseUrl(settings.serverUrl, cut);
   const measured = await withClient(url, async (client) => {
     const full = (await client.query<{ bytes: number; heap: number; buffers: number }>(size)).rows[0];
@@ -396,18 +401,11 @@ async function measureInBuffers(options: { settings: BenchSettings; template: st
     await client.query("vacuum full sessions");
     await client.query("vacuum analyze sessions");
     const after = (await client.query<{ bytes: number }>(size)).rows[0];
-    const counts = await client.query<{ rows: number; expired: number }>(
-      `select count(*)::int as rows, (count(*) filter (where is_active and ended_at is null and revoked_at is null
-         and (absolute_expires_at <= now() or last_activity_at <= now() - make_interval(mins => $1::int))))::int as expired
-       from sessions`,
-      [settings.idleTimeoutMinutes],
-    );
     return {
       sharedBuffersMb: megabytes(full.buffers),
       tableMb: megabytes(full.bytes),
       cutTableMb: megabytes(after?.bytes ?? 0),
-      rows: counts.rows[0]?.rows ?? 0,
-      expired: counts.rows[0]?.expired ?? 0,
+      ...(await countExpired(client, settings.idleTimeoutMinutes)),
     };
   });
   try {

@@ -42,6 +42,8 @@ export interface CheckPoint {
  * from the cache; index1 the entry point (the sampling key).
  */
 export function writeCheckPoint(metrics: MetricsDataset | undefined, point: CheckPoint): void {
+  // Unbound (the default): nothing to build. Every check comes through here.
+  if (metrics === undefined) return;
   write(metrics, {
     indexes: [point.entryPoint],
     blobs: ["check", point.entryPoint, point.outcome, point.reason ?? "", point.appType ?? ""],

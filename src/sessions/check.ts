@@ -134,8 +134,7 @@ function report(
   appType?: string,
 ): void {
   logEvent("info", { event: "session_check", entryPoint: observer.entryPoint, ...entry });
-  if (observer.metrics !== undefined)
-    writeCheckPoint(observer.metrics, { ...entry, entryPoint: observer.entryPoint, appType });
+  writeCheckPoint(observer.metrics, { ...entry, entryPoint: observer.entryPoint, appType });
 }
 
 function round(ms: number): number {

@@ -30,10 +30,10 @@ export interface DelayPoint {
   dueSamples: number;
 }
 
-/** The bare hop at one delay: p50 of requests held `heldMs` (median) and answered at once. */
+/** The bare hop at one delay: p50 of requests held `appliedMs` (the median hold) and answered at once. */
 export interface HopPoint {
   delayMs: number;
-  heldMs: number;
+  appliedMs: number;
   p50Ms: number;
   requests: number;
 }
@@ -73,7 +73,7 @@ export async function measureHop(delayMs: number, seconds: number): Promise<HopP
     const run = await runLoad({ url, path: "/", headers: {}, connections: 1, seconds });
     return {
       delayMs,
-      heldMs: held.length === 0 ? 0 : round(quantile(held, 0.5)),
+      appliedMs: held.length === 0 ? 0 : round(quantile(held, 0.5)),
       p50Ms: run.p50Ms,
       requests: run.requests,
     };
@@ -104,7 +104,7 @@ export async function measureDelays(
     await ctx.standIn.start({ delayMs });
     const bare = await measureHop(delayMs, ctx.settings.delaySeconds);
     hop.push(bare);
-    ctx.log(`  a bare HTTP hop at ${delayMs} ms (held ${bare.heldMs} ms): p50 ${bare.p50Ms} ms`);
+    ctx.log(`  a bare HTTP hop at ${delayMs} ms (held ${bare.appliedMs} ms): p50 ${bare.p50Ms} ms`);
     for (const system of systems) {
       const url = `${system.worker.url}${system.validatePath}`;
       const session = await system.newSession();

@@ -111,11 +111,11 @@ function delayTable(c: Comparison): string {
   const hopAtZero = c.delayHop?.find((p) => p.delayMs === 0)?.p50Ms;
   const hopRows = (c.delayHop ?? []).map((p) => [
     "a bare HTTP hop (no Worker, no database)",
-    p.delayMs === 0 ? "0" : `${p.delayMs} (held ${p.heldMs})`,
+    p.delayMs === 0 ? "0" : `${p.delayMs} (held ${p.appliedMs})`,
     p.p50Ms,
     "–",
     p.delayMs === 0 ? "–" : round2(p.p50Ms / p.delayMs),
-    p.delayMs === 0 || hopAtZero === undefined ? "–" : round2((p.p50Ms - hopAtZero) / p.heldMs),
+    p.delayMs === 0 || hopAtZero === undefined ? "–" : round2((p.p50Ms - hopAtZero) / p.appliedMs),
     "–",
     "–",
     p.requests,

@@ -86,8 +86,8 @@ function comparisonChecks(r: Pick<Results, "comparison">, loadRuns: MeasuredRun[
 
   // What the set-up itself adds under a delay, beyond the delay held and p50 at 0: the floor route's
   // (one point query through the same Worker and driver) and a bare HTTP hop's (no Worker, no database).
-  const excessOf = (atZeroMs: number | undefined, point: { p50Ms: number; heldMs: number } | undefined) =>
-    atZeroMs !== undefined && point !== undefined ? round2(point.p50Ms - point.heldMs - atZeroMs) : undefined;
+  const excessOf = (atZeroMs: number | undefined, point: { p50Ms: number; appliedMs: number } | undefined) =>
+    atZeroMs !== undefined && point !== undefined ? round2(point.p50Ms - point.appliedMs - atZeroMs) : undefined;
   const overOrSpare = (ms: number) => (ms >= 0 ? `${ms} ms over` : `${-ms} ms to spare`);
   const points = c.delay["session-gate"] ?? [];
   const atZero = points.find((p) => p.delayMs === 0);
@@ -97,10 +97,9 @@ function comparisonChecks(r: Pick<Results, "comparison">, loadRuns: MeasuredRun[
     if (atZero === undefined) break;
     const limit = point.appliedMs + atZero.p50Ms;
     const spare = round2(limit - point.p50Ms);
-    const floorPoint = floorPoints.find((p) => p.delayMs === point.delayMs);
     const floorExcess = excessOf(
       floorPoints.find((p) => p.delayMs === 0)?.p50Ms,
-      floorPoint && { p50Ms: floorPoint.p50Ms, heldMs: floorPoint.appliedMs },
+      floorPoints.find((p) => p.delayMs === point.delayMs),
     );
     const hopExcess = excessOf(
       hopAtZero,

@@ -11,6 +11,7 @@ const COLORS: Record<TargetName, string> = {
   floor: "#9ca3af",
   statement: "#d1d5db",
   "check-token": "#e5e7eb",
+  "check-token-cached": "#f3f4f6",
   lucia: "#9333ea",
   "better-auth": "#16a34a",
 };

@@ -7,6 +7,7 @@ const PART_LABELS: Record<Exclude<TargetName, SystemName>, string> = {
   floor: "session-gate's floor route (one point query)",
   statement: "session-gate's check statement alone",
   "check-token": "session-gate's check without HTTP",
+  "check-token-cached": "session-gate's check without HTTP, cached",
 };
 
 /** How a system or one of session-gate's bench routes is named in tables and charts. */

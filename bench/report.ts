@@ -201,6 +201,13 @@ full table with its indexes is ${b.tableMb} MB, the copy ${b.cutTableMb} MB, ${b
 (rounds: ${b.ratios.join(", ")}), against ${e.ratio} on the full table.`;
 }
 
+/** The HTTP layer measured again with neither route reaching the database, when the cached variant ran. */
+function httpWithoutDatabaseClause(parts: Results["details"]["cpuMsOverFloorParts"] | undefined): string {
+  if (parts?.httpWithoutDatabase === undefined) return "";
+  return ` (measured again where neither route reaches the database, the cached variant's \`/v1/validate\` over its
+check-token route, both answered from the cache: ${parts.httpWithoutDatabase} ms)`;
+}
+
 /** BENCHMARKS.md: generated from the results, plus the analysis kept by hand in bench/findings.md. */
 export function renderMarkdown(r: Results, findingsFile: string): string {
   const env = r.environment;
@@ -227,7 +234,7 @@ Where cpuMsOverFloor goes (bench routes that do part of the check, in the same r
 differences): the check statement over the floor (bearer read, SHA-256, \`session_gate_check\`'s call and its larger
 row) ${parts.statement} ms, the whole check over its statement (\`checkToken\`: its log line, the outcome)
 ${parts.checkToken} ms, \`/v1/validate\` over the whole check (Hono, middleware, query validation, identity headers, the
-JSON body) ${parts.http} ms;
+JSON body) ${parts.http} ms${httpWithoutDatabaseClause(r.details.cpuMsOverFloorParts)};
 workerd RSS ${r.memory.rssBeforeMb} MB before the load runs and ${r.memory.rssAfterMb} MB after them; /v1/validate p50
 ${r.throughput.validateP50Ms} ms and p99 ${r.throughput.validateP99Ms} ms under load (floor: ${r.throughput.floorP50Ms} /
 ${r.throughput.floorP99Ms} ms).

@@ -17,9 +17,10 @@ import { cpuMs, cpuMsByPid, cpuMsSince, postgresPids, rssMb, type WorkerProcess 
 
 /**
  * What a load run targets: a system's check, or one of session-gate's bench routes that do part of
- * its check (bench/worker.ts): the floor, the check statement, the whole check without HTTP.
+ * its check (bench/worker.ts): the floor, the check statement, the whole check without HTTP, and
+ * the whole check without HTTP on the cached variant's Worker (where it answers from the cache).
  */
-export type TargetName = System["name"] | "floor" | "statement" | "check-token";
+export type TargetName = System["name"] | "floor" | "statement" | "check-token" | "check-token-cached";
 
 interface Target {
   name: TargetName;
@@ -80,8 +81,13 @@ export interface ThroughputResult {
    * Where cpuMsOverFloor goes, medians of the rounds' differences of workerd CPU per request:
    * the check statement over the floor's (hash, bigger statement and row), the whole check over its
    * statement (log line, outcome), /v1/validate over the whole check (Hono, middleware, headers, body).
+   * `httpWithoutDatabase` measures `http` again where neither route reaches the database: the cached
+   * variant's /v1/validate over its check-token route, both answered from the isolate's cache. The
+   * database's round trip is what makes the other differences noisy (PostgreSQL and the stand-in
+   * share the two cores), so this one is the HTTP layer's cost with the least noise. Absent when the
+   * cached variant is not run.
    */
-  cpuMsOverFloorParts: { statement: number; checkToken: number; http: number };
+  cpuMsOverFloorParts: { statement: number; checkToken: number; http: number; httpWithoutDatabase?: number };
   bySystem: Partial<Record<TargetName, LoadSummary>>;
   memory: { rssBeforeMb: number; rssAfterMb: number };
   runs: MeasuredRun[];
@@ -111,6 +117,13 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
   const { settings } = ctx;
   const gate = systems.find((system) => system.name === "session-gate");
   if (gate === undefined) throw new Error("throughput: session-gate is not among the systems");
+  const part = (name: TargetName, system: System, path: string, headers: Record<string, string>): Target => ({
+    name,
+    worker: system.worker,
+    path,
+    headers,
+    applicationName: system.applicationName,
+  });
   const targets: Target[] = [];
   for (const system of systems) {
     const session = await system.newSession();
@@ -128,18 +141,17 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
         await insertSession(ctx.client, { token, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
       }
       const [floorToken, statementToken, checkToken] = tokens as [string, string, string];
-      const part = (name: TargetName, path: string, headers: Record<string, string>): Target => ({
-        name,
-        worker: gate.worker,
-        path,
-        headers,
-        applicationName: gate.applicationName,
-      });
       targets.push(
-        part("floor", `/__bench/floor?hash=${hashOf(floorToken)}`, {}),
-        part("statement", "/__bench/statement", bearer(statementToken)),
-        part("check-token", "/__bench/check-token", bearer(checkToken)),
+        part("floor", gate, `/__bench/floor?hash=${hashOf(floorToken)}`, {}),
+        part("statement", gate, "/__bench/statement", bearer(statementToken)),
+        part("check-token", gate, "/__bench/check-token", bearer(checkToken)),
       );
+    }
+    if (system.name === "session-gate-cached") {
+      // Its own session: after its first check, answered from the cache like the variant's check.
+      const token = randomBytes(32).toString("base64url");
+      await insertSession(ctx.client, { token, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
+      targets.push(part("check-token-cached", system, "/__bench/check-token", bearer(token)));
     }
   }
   for (const target of targets) {
@@ -209,6 +221,8 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
           (of(before).find((other) => other.round === run.round) as MeasuredRun).workerdCpuMsPerRequest,
       ),
     );
+  const cachedHttp =
+    of("check-token-cached").length > 0 ? partOver("session-gate-cached", "check-token-cached") : undefined;
   const gateSummary = summarize(checks);
   const floorSummary = summarize(floors);
   return {
@@ -230,6 +244,7 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
       statement: partOver("statement", "floor"),
       checkToken: partOver("check-token", "statement"),
       http: partOver("session-gate", "check-token"),
+      ...(cachedHttp === undefined ? {} : { httpWithoutDatabase: cachedHttp }),
     },
     bySystem,
     memory: { rssBeforeMb, rssAfterMb },
@@ -238,16 +253,26 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
 }
 
 /**
- * The order of round `pass`: the systems rotated by one per round, and session-gate's parts (its
- * check, the floor and the bench routes between them) run back to back, themselves rotated, so
- * that the differences between them compare runs minutes apart at most seconds apart.
+ * The order of round `pass`: the systems rotated by one per round, and the runs compared with each
+ * other run back to back, themselves rotated, so that the differences between them compare runs
+ * seconds apart, not minutes: session-gate's check with its floor and the bench routes between
+ * them, and the cached variant's check with its cached check-token route.
  */
 function roundOrder(targets: Target[], pass: number): Target[] {
-  const isPart = (target: Target) => ["session-gate", "floor", "statement", "check-token"].includes(target.name);
-  const parts = targets.filter(isPart);
-  const groups = [parts, ...targets.filter((target) => !isPart(target)).map((target) => [target])];
+  const together: TargetName[][] = [
+    ["session-gate", "floor", "statement", "check-token"],
+    ["session-gate-cached", "check-token-cached"],
+  ];
+  const groupOf = (target: Target) => together.find((names) => names.includes(target.name));
+  const groups: Target[][] = [];
+  for (const target of targets) {
+    const names = groupOf(target);
+    const group = names === undefined ? undefined : groups.find((g) => groupOf(g[0] as Target) === names);
+    if (group === undefined) groups.push([target]);
+    else group.push(target);
+  }
   const rotate = <T>(items: T[]) => items.map((_, i) => items[(i + pass) % items.length] as T);
-  return rotate(groups).flatMap((group) => (group === parts ? rotate(parts) : group));
+  return rotate(groups).flatMap(rotate);
 }
 
 function benchCpuMs(usage: NodeJS.CpuUsage): number {

@@ -263,16 +263,14 @@ function roundOrder(targets: Target[], pass: number): Target[] {
     ["session-gate", "floor", "statement", "check-token"],
     ["session-gate-cached", "check-token-cached"],
   ];
-  const groupOf = (target: Target) => together.find((names) => names.includes(target.name));
-  const groups: Target[][] = [];
+  // Keyed by the group's names, or by the target itself when it runs alone; in order of first appearance.
+  const groups = new Map<unknown, Target[]>();
   for (const target of targets) {
-    const names = groupOf(target);
-    const group = names === undefined ? undefined : groups.find((g) => groupOf(g[0] as Target) === names);
-    if (group === undefined) groups.push([target]);
-    else group.push(target);
+    const key = together.find((names) => names.includes(target.name)) ?? target;
+    groups.set(key, [...(groups.get(key) ?? []), target]);
   }
   const rotate = <T>(items: T[]) => items.map((_, i) => items[(i + pass) % items.length] as T);
-  return rotate(groups).flatMap(rotate);
+  return rotate([...groups.values()]).flatMap(rotate);
 }
 
 function benchCpuMs(usage: NodeJS.CpuUsage): number {

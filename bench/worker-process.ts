@@ -3,6 +3,8 @@
  * --dry-run`, exactly as it would be deployed, then served by Miniflare from this process. Not
  * `wrangler dev`: that runs two workerd instances with a proxy Worker in front of ours (every
  * request crosses both), and it rebuilds and restarts the Worker whenever a file in src/ changes.
+ * Requests reach the Worker's own socket, as they reach a deployed Worker, without Miniflare's
+ * entry Worker in between.
  * Plus what /proc says about the workerd process.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -97,6 +99,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerPr
     bindings: options.vars,
     // As in `wrangler dev`: no request log line sent back to Node for every request.
     logRequests: false,
+    // Load goes to the Worker's own socket, not to Miniflare's entry Worker: that entry rewrites
+    // every request (its URL, a `cf` object) and hands it on over a service binding, about 0.2 ms
+    // of workerd CPU per request (measured on the cached check: 0.36 against 0.16 ms) that no
+    // deployed Worker pays. Every system is served this way, so all of them shed the same cost.
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     // The Worker's console output (one line per validation) goes to the log file.
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       stdout.pipe(log);
@@ -114,7 +121,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerPr
     }
   };
   try {
-    const url = (await miniflare.ready).toString().replace(/\/$/, "");
+    await miniflare.ready;
+    const url = (await miniflare.unsafeGetDirectURL()).toString().replace(/\/$/, "");
     const workerd = workerdBelow(process.pid).filter((pid) => !before.has(pid));
     const response = await fetch(`${url}/healthz`);
     if (response.status !== 200)

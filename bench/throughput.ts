@@ -7,10 +7,9 @@
  * for the target's Worker. Figures are medians over the rounds; session-gate's own ratios and
  * differences pair each of its runs with the floor's (or the part's) of the same round.
  */
-import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { type BenchContext, bearer } from "./context";
-import { hashOf, insertSession } from "./data";
+import { hashOf } from "./data";
 import { type LoadRun, quantile, round, runLoad } from "./load";
 import type { System } from "./systems";
 import { cpuMs, cpuMsByPid, cpuMsSince, postgresPids, rssMb, type WorkerProcess } from "./worker-process";
@@ -136,11 +135,11 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
     });
     if (system === gate) {
       // Each route checks a session of its own, so that no run's touches share another's row.
-      const tokens = Array.from({ length: 3 }, () => randomBytes(32).toString("base64url"));
-      for (const token of tokens) {
-        await insertSession(ctx.client, { token, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
-      }
-      const [floorToken, statementToken, checkToken] = tokens as [string, string, string];
+      const [floorToken, statementToken, checkToken] = [
+        (await gate.newSession()).token,
+        (await gate.newSession()).token,
+        (await gate.newSession()).token,
+      ];
       targets.push(
         part("floor", gate, `/__bench/floor?hash=${hashOf(floorToken)}`, {}),
         part("statement", gate, "/__bench/statement", bearer(statementToken)),
@@ -149,8 +148,7 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
     }
     if (system.name === "session-gate-cached") {
       // Its own session: after its first check, answered from the cache like the variant's check.
-      const token = randomBytes(32).toString("base64url");
-      await insertSession(ctx.client, { token, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
+      const { token } = await system.newSession();
       targets.push(part("check-token-cached", system, "/__bench/check-token", bearer(token)));
     }
   }

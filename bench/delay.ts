@@ -6,7 +6,15 @@
  * session-gate's floor route (one point query) is measured the same way, as what one round trip
  * costs on this set-up under each delay, and so is a bare HTTP hop (`measureHop`): a server in
  * this process that holds each request as the stand-in does and answers at once, with no Worker
- * and no database, as what this machine adds to any request that waits.
+ * and no database.
+ *
+ * What a delay adds is judged against a baseline with the same idle time: with no delay held, the
+ * client pauses `delayMs` after each answer (`pausedP50Ms`). On this machine a request that arrives
+ * after every process on its path sat idle for milliseconds costs more than one sent straight after
+ * the last (the VM's CPUs wake, caches are cold): about 1 ms for a Node server and one PostgreSQL
+ * query, with no Worker at all. A request held by the stand-in pays that too, so against p50 back to
+ * back it looks like more than one round trip even for the floor route; against the paused baseline,
+ * the only difference left is where the wait is, which is what one round trip costs.
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
@@ -14,7 +22,7 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { type BenchContext, bearer } from "./context";
 import { hashOf, insertSession } from "./data";
-import { quantile, round, runLoad, timedRequest } from "./load";
+import { pacedRun, quantile, round, timedRequest } from "./load";
 import type { System } from "./systems";
 import type { TargetName } from "./throughput";
 
@@ -25,6 +33,11 @@ export interface DelayPoint {
   p50Ms: number;
   p99Ms: number;
   requests: number;
+  /**
+   * p50 with no delay held, the client pausing `delayMs` after each answer: the baseline with the
+   * same idle time (see above). Null at 0, and in results written before it was measured.
+   */
+  pausedP50Ms?: number | null;
   /** p50 of checks that touch or refresh (each on a session made due just before); null for the floor route. */
   dueP50Ms: number | null;
   dueSamples: number;
@@ -36,6 +49,8 @@ export interface HopPoint {
   appliedMs: number;
   p50Ms: number;
   requests: number;
+  /** p50 of the same server holding nothing, the client pausing `delayMs` after each answer (null at 0). */
+  pausedP50Ms?: number | null;
 }
 
 /**
@@ -53,13 +68,15 @@ const holdsSoFar = (ctx: BenchContext) => ctx.standIn.current?.stats().heldMs.le
 /**
  * A bare HTTP hop on this machine: the same client, one connection, one request after another,
  * to a Node server that holds each request `delayMs` as the stand-in does (the same timer) and
- * answers two bytes. Its p50 under a delay over its p50 without one, minus the hold, is what
- * waking the processes after a wait costs here, with no Worker, driver or database in the way.
+ * answers two bytes; then the same server holding nothing, the client pausing `delayMs` instead.
+ * What the first costs over the hold and the second is what a wait costs when it is held, with no
+ * Worker, driver or database in the way.
  */
 export async function measureHop(delayMs: number, seconds: number): Promise<HopPoint> {
   const held: number[] = [];
+  let holding = delayMs > 0;
   const server = createServer(async (_request, response) => {
-    if (delayMs > 0) {
+    if (holding) {
       const holding = performance.now();
       await sleepFor(delayMs);
       held.push(performance.now() - holding);
@@ -70,12 +87,15 @@ export async function measureHop(delayMs: number, seconds: number): Promise<HopP
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     for (let i = 0; i < 5; i++) await timedRequest(`${url}/`, {});
-    const run = await runLoad({ url, path: "/", headers: {}, connections: 1, seconds });
+    const run = await pacedRun({ url, path: "/", headers: {}, seconds, pauseMs: 0 });
+    holding = false;
+    const paused = delayMs > 0 ? await pacedRun({ url, path: "/", headers: {}, seconds, pauseMs: delayMs }) : null;
     return {
       delayMs,
       appliedMs: held.length === 0 ? 0 : round(quantile(held, 0.5)),
       p50Ms: run.p50Ms,
       requests: run.requests,
+      pausedP50Ms: paused?.p50Ms ?? null,
     };
   } finally {
     server.closeAllConnections();
@@ -83,10 +103,21 @@ export async function measureHop(delayMs: number, seconds: number): Promise<HopP
   }
 }
 
-/** One connection, one check after another, for `seconds`; after a warm-up on the restarted stand-in. */
-async function sequentialRun(ctx: BenchContext, url: string, path: string, headers: Record<string, string>) {
+/**
+ * One connection, one check after another, for `seconds`, pausing `pauseMs` after each answer;
+ * after a warm-up on the restarted stand-in.
+ */
+async function sequentialRun(
+  ctx: BenchContext,
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  pauseMs = 0,
+) {
   for (let i = 0; i < 5; i++) await timedRequest(`${url}${path}`, headers);
-  return runLoad({ url, path, headers, connections: 1, seconds: ctx.settings.delaySeconds });
+  const run = await pacedRun({ url, path, headers, seconds: ctx.settings.delaySeconds, pauseMs });
+  if (run.failures > 0) throw new Error(`${path} (pausing ${pauseMs} ms): ${run.failures} failed checks`);
+  return run;
 }
 
 export async function measureDelays(
@@ -100,6 +131,7 @@ export async function measureDelays(
   };
   const floorToken = randomBytes(32).toString("base64url");
   await insertSession(ctx.client, { token: floorToken, idleSeconds: 0, absoluteInSeconds: 8 * 3600 });
+  const floorPath = `/__bench/floor?hash=${hashOf(floorToken)}`;
   for (const delayMs of ctx.settings.delaysMs) {
     await ctx.standIn.start({ delayMs });
     const bare = await measureHop(delayMs, ctx.settings.delaySeconds);
@@ -111,7 +143,6 @@ export async function measureDelays(
       const holdsBefore = holdsSoFar(ctx);
       const run = await sequentialRun(ctx, system.worker.url, system.validatePath, bearer(session.token));
       const appliedMs = heldSince(ctx, holdsBefore);
-      if (run.failures > 0) throw new Error(`${system.name} at ${delayMs} ms delay: ${run.failures} failed checks`);
       const due: number[] = [];
       for (let i = 0; i < ctx.settings.delayDueSamples; i++) {
         const dueSession = await system.newSession();
@@ -126,6 +157,7 @@ export async function measureDelays(
         p50Ms: run.p50Ms,
         p99Ms: run.p99Ms,
         requests: run.requests,
+        pausedP50Ms: null,
         dueP50Ms: round(quantile(due, 0.5)),
         dueSamples: due.length,
       };
@@ -135,8 +167,7 @@ export async function measureDelays(
       );
       if (system.name === "session-gate") {
         const floorHoldsBefore = holdsSoFar(ctx);
-        const floor = await sequentialRun(ctx, system.worker.url, `/__bench/floor?hash=${hashOf(floorToken)}`, {});
-        if (floor.failures > 0) throw new Error(`the floor route at ${delayMs} ms delay: ${floor.failures} failures`);
+        const floor = await sequentialRun(ctx, system.worker.url, floorPath, {});
         add("floor", {
           ...point,
           appliedMs: heldSince(ctx, floorHoldsBefore),
@@ -150,6 +181,21 @@ export async function measureDelays(
       }
     }
   }
+  // The baselines with the same idle time: no delay held, the client pausing each delay instead.
   await ctx.standIn.start();
+  const pauses = ctx.settings.delaysMs.filter((ms) => ms > 0);
+  const paced = async (name: TargetName, url: string, path: string, headers: Record<string, string>) => {
+    for (const pauseMs of pauses) {
+      const run = await sequentialRun(ctx, url, path, headers, pauseMs);
+      const point = points[name]?.find((p) => p.delayMs === pauseMs);
+      if (point !== undefined) point.pausedP50Ms = run.p50Ms;
+      ctx.log(`  ${name} at 0 ms, pausing ${pauseMs} ms between checks: p50 ${run.p50Ms} ms`);
+    }
+  };
+  for (const system of systems) {
+    const session = await system.newSession();
+    await paced(system.name, system.worker.url, system.validatePath, bearer(session.token));
+    if (system.name === "session-gate") await paced("floor", system.worker.url, floorPath, {});
+  }
   return { points, hop };
 }

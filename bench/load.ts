@@ -1,4 +1,6 @@
 /** Load and latency measurements against the running Worker. */
+import http from "node:http";
+import { setTimeout as sleepFor } from "node:timers/promises";
 import autocannon from "autocannon";
 
 export interface LoadRun {
@@ -73,4 +75,56 @@ export async function timedRequest(
   const response = await fetch(url, { headers });
   const body = await response.text();
   return { status: response.status, ms: performance.now() - started, body };
+}
+
+/**
+ * One keep-alive connection, one request at a time for `seconds`, waiting `pauseMs` after each
+ * answer before sending the next (none with 0). With a pause, every process on the path (this
+ * client, the Worker, the stand-in, PostgreSQL) has been idle that long when a request arrives,
+ * as it has when the stand-in holds the request that long: so the two runs differ by where the
+ * wait is, not by how long the machine sat idle (see bench/delay.ts).
+ */
+export async function pacedRun(options: {
+  url: string;
+  path: string;
+  headers: Record<string, string>;
+  seconds: number;
+  pauseMs: number;
+}): Promise<LoadRun> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const target = new URL(options.path, options.url);
+  const once = () =>
+    new Promise<{ status: number; ms: number }>((resolve, reject) => {
+      const started = performance.now();
+      http
+        .get(target, { agent, headers: options.headers }, (response) => {
+          response.resume();
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }));
+          response.on("error", reject);
+        })
+        .on("error", reject);
+    });
+  const latencies: number[] = [];
+  let failures = 0;
+  const started = performance.now();
+  try {
+    while (performance.now() - started < options.seconds * 1000) {
+      if (options.pauseMs > 0 && latencies.length + failures > 0) await sleepFor(options.pauseMs);
+      const answer = await once().catch(() => ({ status: 0, ms: 0 }));
+      if (answer.status === 200) latencies.push(answer.ms);
+      else failures += 1;
+    }
+  } finally {
+    agent.destroy();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    path: options.path,
+    requests: latencies.length + failures,
+    seconds: round(seconds, 1),
+    rps: round((latencies.length + failures) / seconds, 1),
+    p50Ms: round(quantile(latencies, 0.5)),
+    p99Ms: round(quantile(latencies, 0.99)),
+    failures,
+  };
 }

@@ -77,10 +77,10 @@ export function chartFiles(r: Results): Record<string, string> {
           points: (c.delay.floor ?? []).map((p) => [p.delayMs, p.p50Ms] as [number, number]),
         },
         {
-          name: "target: delay + session-gate's p50 at 0",
+          name: "target: delay + session-gate's p50 at 0 pausing as long",
           color: "#dc2626",
           dashed: true,
-          points: gateDelay.map((p) => [p.delayMs, p.appliedMs + gateAtZero] as [number, number]),
+          points: gateDelay.map((p) => [p.delayMs, p.appliedMs + (p.pausedP50Ms ?? gateAtZero)] as [number, number]),
         },
       ],
     }),

@@ -91,31 +91,40 @@ function perSystem(c: Comparison, r: Results): string {
 function delayTable(c: Comparison): string {
   const targets: TargetName[] = [...c.systems, "floor"];
   const label = (name: TargetName) => targetLabel(c, name);
+  const heldText = (p: { delayMs: number; appliedMs: number }) =>
+    p.delayMs === 0 ? "0" : `${p.delayMs} (held ${p.appliedMs})`;
+  // How many delays a request waited: over the baseline with the same idle time where there is one.
+  const delaysWaited = (p: Pick<DelayPoint, "delayMs" | "appliedMs" | "p50Ms" | "pausedP50Ms">, atZero?: number) => {
+    const baseline = p.pausedP50Ms ?? atZero;
+    return p.delayMs === 0 || baseline === undefined ? "–" : round2((p.p50Ms - baseline) / p.appliedMs);
+  };
   const rows = targets.flatMap((name) => {
     const points = c.delay[name] ?? [];
     const atZero = points.find((p) => p.delayMs === 0);
-    const perDelay = (value: number | null, zero: number | null | undefined, p: DelayPoint) =>
-      p.delayMs === 0 || value === null || zero == null ? "–" : round2((value - zero) / p.appliedMs);
     return points.map((p) => [
       label(name),
-      p.delayMs === 0 ? "0" : `${p.delayMs} (held ${p.appliedMs})`,
+      heldText(p),
       p.p50Ms,
       p.p99Ms,
       p.delayMs === 0 ? "–" : round2(p.p50Ms / p.delayMs),
-      perDelay(p.p50Ms, atZero?.p50Ms, p),
+      orDash(p.pausedP50Ms ?? undefined),
+      delaysWaited(p, atZero?.p50Ms),
       orDash(p.dueP50Ms ?? undefined),
-      perDelay(p.dueP50Ms, atZero?.dueP50Ms, p),
+      p.delayMs === 0 || p.dueP50Ms === null || atZero?.dueP50Ms == null
+        ? "–"
+        : round2((p.dueP50Ms - atZero.dueP50Ms) / p.appliedMs),
       p.requests,
     ]);
   });
   const hopAtZero = c.delayHop?.find((p) => p.delayMs === 0)?.p50Ms;
   const hopRows = (c.delayHop ?? []).map((p) => [
     "a bare HTTP hop (no Worker, no database)",
-    p.delayMs === 0 ? "0" : `${p.delayMs} (held ${p.appliedMs})`,
+    heldText(p),
     p.p50Ms,
     "–",
     p.delayMs === 0 ? "–" : round2(p.p50Ms / p.delayMs),
-    p.delayMs === 0 || hopAtZero === undefined ? "–" : round2((p.p50Ms - hopAtZero) / p.appliedMs),
+    orDash(p.pausedP50Ms ?? undefined),
+    delaysWaited(p, hopAtZero),
     "–",
     "–",
     p.requests,
@@ -127,7 +136,8 @@ function delayTable(c: Comparison): string {
       "p50 ms",
       "p99 ms",
       "p50 / delay",
-      "(p50 − p50 at 0) / delay held",
+      "p50 ms at 0, pausing the delay between checks",
+      "(p50 − p50 at 0 pausing) / delay held",
       "touch/refresh p50 ms",
       "(touch/refresh p50 − at 0) / delay held",
       "checks",

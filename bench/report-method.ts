@@ -48,9 +48,14 @@ export function renderMethod(r: Results): string {
   held that long before it runs. Per system and delay: ${s.delaySeconds} s of checks of one valid session on one connection,
   one after another, and ${s.delayDueSamples} checks of sessions due a touch or refresh. The delay held is what the
   stand-in measured: the median of its holds of that system's requests in that run (a timer fires a little late). The
-  same client also runs ${s.delaySeconds} s against a bare HTTP hop at each delay: a server in the bench's process holding each request
-  with the same timer and answering two bytes at once, no Worker and no database, as what this machine adds to any
-  request that waits.
+  baseline a delay is judged against has the same idle time: no delay held, the client pausing that long after each
+  answer (${s.delaySeconds} s per system and delay). On this machine a request that reaches processes which sat idle for
+  milliseconds costs about 1 ms more than one sent straight after the last, with or without a Worker, so against p50
+  back to back even the floor route looks like more than one round trip; against the paused baseline only where the
+  wait is differs. The same client also runs ${s.delaySeconds} s against a bare HTTP hop at each delay (a server in the bench's
+  process holding each request with the same timer and answering two bytes at once, no Worker and no database), and as
+  long with the server holding nothing and the client pausing. The client is Node's own HTTP client on one keep-alive
+  connection (autocannon cannot pause), for every run of this phase.
 - **Database down**: the stand-in restarted in front of a port nothing listens on (PostgreSQL refuses: the stand-in
   answers 500, as Neon does for an unreachable compute), stopped (connection refused), and restarted holding every
   request for a minute (no answer). Each system checks its session once while the database is up, then, per failure,

@@ -69,17 +69,17 @@ const holdsSoFar = (ctx: BenchContext) => ctx.standIn.current?.stats().heldMs.le
  * A bare HTTP hop on this machine: the same client, one connection, one request after another,
  * to a Node server that holds each request `delayMs` as the stand-in does (the same timer) and
  * answers two bytes; then the same server holding nothing, the client pausing `delayMs` instead.
- * What the first costs over the hold and the second is what a wait costs when it is held, with no
- * Worker, driver or database in the way.
+ * The first run's p50 less its hold, against the second run's p50, is what it costs that the wait
+ * is held rather than idle, with no Worker, driver or database in the way.
  */
 export async function measureHop(delayMs: number, seconds: number): Promise<HopPoint> {
   const held: number[] = [];
   let holding = delayMs > 0;
   const server = createServer(async (_request, response) => {
     if (holding) {
-      const holding = performance.now();
+      const since = performance.now();
       await sleepFor(delayMs);
-      held.push(performance.now() - holding);
+      held.push(performance.now() - since);
     }
     response.end("ok");
   });

@@ -27,18 +27,20 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * factor) / factor;
 }
 
+/** What a run asks for, and for how long: one path of one Worker, with the same headers on every request. */
+interface RunTarget {
+  url: string;
+  path: string;
+  headers: Record<string, string>;
+  seconds: number;
+}
+
 /**
  * A fixed-concurrency load: `connections` keep-alive connections, each sending its next request
  * as soon as the last is answered, for `seconds`. Latencies are taken per response (sub-ms),
  * rather than from autocannon's millisecond histogram.
  */
-export async function runLoad(options: {
-  url: string;
-  path: string;
-  headers: Record<string, string>;
-  connections: number;
-  seconds: number;
-}): Promise<LoadRun> {
+export async function runLoad(options: RunTarget & { connections: number }): Promise<LoadRun> {
   const latencies: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -84,13 +86,7 @@ export async function timedRequest(
  * as it has when the stand-in holds the request that long: so the two runs differ by where the
  * wait is, not by how long the machine sat idle (see bench/delay.ts).
  */
-export async function pacedRun(options: {
-  url: string;
-  path: string;
-  headers: Record<string, string>;
-  seconds: number;
-  pauseMs: number;
-}): Promise<LoadRun> {
+export async function pacedRun(options: RunTarget & { pauseMs: number }): Promise<LoadRun> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const target = new URL(options.path, options.url);
   const once = () =>

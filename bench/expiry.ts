@@ -20,6 +20,7 @@ import { type Config, parseConfig } from "../src/config";
 import { createDb, queryRows } from "../src/db/client";
 import { endExpiredSessionsQuery, endInconsistentSessionsQuery } from "../src/db/expiry-statements";
 import { runExpiryJob } from "../src/jobs/expiry-job";
+import { insertBulkSessions } from "./data";
 import { quantile, round } from "./load";
 import type { BenchSettings } from "./settings";
 
@@ -65,17 +66,15 @@ export interface Expiry {
     inRequests: number;
   };
   /**
-   * The same job and floor on a copy cut to fit in PostgreSQL's shared buffers (its first pages
-   * kept, so the same mix of rows), in alternating rounds: what the statements' shape costs when
-   * reading a page in index order does not mean evicting another.
+   * The same job and floor on the same rows written with their expired rows spread over the table
+   * (bench/data.ts), in alternating rounds: what the job's order costs when rows that expire
+   * together do not lie together.
    */
-  inBuffers: {
-    sharedBuffersMb: number;
-    /** The full table with its indexes, and the cut copy with its indexes. */
-    tableMb: number;
-    cutTableMb: number;
+  spread: {
     rows: number;
     expired: number;
+    jobSeconds: number;
+    floorSeconds: number;
     ratio: number;
     ratios: number[];
   };
@@ -335,10 +334,8 @@ export async function measureExpiry(options: {
     }
   }
 
-  const inBuffers = await measureInBuffers(options);
-  options.log(
-    `  in shared buffers (${inBuffers.sharedBuffersMb} MB; the table ${inBuffers.tableMb} MB, the cut copy ${inBuffers.cutTableMb} MB, ${inBuffers.expired} of ${inBuffers.rows} rows expired): job / floor ${inBuffers.ratio} (${inBuffers.ratios.join(", ")})`,
-  );
+  const spread = await measureSpread(options);
+  options.log(`  expired rows spread over the table: job / floor ${spread.ratio} (${spread.ratios.join(", ")})`);
 
   const of = (variant: ExpiryVariant) => runs.filter((run) => run.variant === variant);
   const byRound = (variant: ExpiryVariant, pass: number) =>
@@ -365,7 +362,7 @@ export async function measureExpiry(options: {
       statementShape: difference("oneBatch", "floor"),
       inRequests: median(jobs.map((run) => run.batches.reduce((sum, batch) => sum + batch.seconds, 0) / run.seconds)),
     },
-    inBuffers,
+    spread,
     maxBatchSeconds: round3(Math.max(...jobs.flatMap((run) => run.batches.map((batch) => batch.seconds)))),
     usesIndex: explained.usesIndex,
     floorExpired: total(byRound("floor", 0).ended),
@@ -377,56 +374,48 @@ export async function measureExpiry(options: {
   };
 }
 
-/** The name of the cut copy of `template` (bench/run.ts drops it with the other copies). */
-export const inBuffersCopy = (template: string) => `${template}_fits`;
-
-const megabytes = (bytes: number) => round(bytes / 2 ** 20, 1);
+/** The name of the table with its expired rows spread (bench/run.ts drops it with the other copies). */
+export const spreadCopy = (template: string) => `${template}_spread`;
 
 /**
- * Job against floor on a copy of the template cut to at most half of shared_buffers with its
- * indexes: rows past a page are deleted, then VACUUM FULL rewrites the table and its indexes.
+ * Job against floor on a copy of the template whose bulk rows are written again with the `spread`
+ * layout (bench/data.ts): the same rows, the same expired share, each minute's expired rows spread
+ * over the whole table instead of lying together.
  */
-async function measureInBuffers(options: { settings: BenchSettings; template: string }): Promise<Expiry["inBuffers"]> {
+async function measureSpread(options: { settings: BenchSettings; template: string }): Promise<Expiry["spread"]> {
   const { settings } = options;
-  const cut = inBuffersCopy(options.template);
-  const size = `select pg_total_relation_size('sessions')::float8 as bytes, pg_relation_size('sessions')::float8 as heap,
-    pg_size_bytes(current_setting('shared_buffers'))::float8 as buffers`;
-  await copyDatabase(settings.serverUrl, options.template, cut);
-  const url = databaseUrl(settings.serverUrl, cut);
-  const measured = await withClient(url, async (client) => {
-    const full = (await client.query<{ bytes: number; heap: number; buffers: number }>(size)).rows[0];
-    if (full === undefined) throw new Error("expiry: no size for the sessions table");
-    const keptPages = Math.floor((full.heap / 8192) * Math.min(1, full.buffers / 2 / full.bytes));
-    await client.query(`delete from sessions where ctid >= '(${keptPages},0)'::tid`);
-    await client.query("vacuum full sessions");
+  const spread = spreadCopy(options.template);
+  await copyDatabase(settings.serverUrl, options.template, spread);
+  const tableRows = settings.scaleRows.at(-1) ?? 0;
+  const counts = await withClient(databaseUrl(settings.serverUrl, spread), async (client) => {
+    await client.query("truncate sessions");
+    const { expiredEvery } = settings;
+    await insertBulkSessions(client, { from: 1, to: tableRows, tableRows, expiredEvery, layout: "spread" });
     await client.query("vacuum analyze sessions");
-    const after = (await client.query<{ bytes: number }>(size)).rows[0];
-    return {
-      sharedBuffersMb: megabytes(full.buffers),
-      tableMb: megabytes(full.bytes),
-      cutTableMb: megabytes(after?.bytes ?? 0),
-      ...(await countExpired(client, settings.idleTimeoutMinutes)),
-    };
+    return countExpired(client, settings.idleTimeoutMinutes);
   });
   try {
-    const ratios: number[] = [];
+    const seconds: Record<"job" | "floor", number[]> = { job: [], floor: [] };
     for (let pass = 0; pass < settings.expiryRounds; pass++) {
-      const order: ExpiryVariant[] = pass % 2 === 0 ? ["job", "floor"] : ["floor", "job"];
-      const seconds: Partial<Record<ExpiryVariant, number>> = {};
+      const order = pass % 2 === 0 ? (["job", "floor"] as const) : (["floor", "job"] as const);
       for (const variant of order) {
-        const run = await timeVariant(variant, pass, { settings, template: cut });
-        if (total(run.ended) !== measured.expired) {
-          throw new Error(
-            `expiry in buffers: ${measured.expired} rows were expired, ${variant} ended ${total(run.ended)}`,
-          );
+        const run = await timeVariant(variant, pass, { settings, template: spread });
+        if (total(run.ended) !== counts.expired) {
+          throw new Error(`expiry, spread: ${counts.expired} rows were expired, ${variant} ended ${total(run.ended)}`);
         }
-        seconds[variant] = run.seconds;
+        seconds[variant].push(run.seconds);
       }
-      ratios.push(round3((seconds.job as number) / (seconds.floor as number)));
     }
-    return { ...measured, ratio: median(ratios), ratios };
+    const ratios = seconds.job.map((job, pass) => round3(job / (seconds.floor[pass] as number)));
+    return {
+      ...counts,
+      jobSeconds: median(seconds.job),
+      floorSeconds: median(seconds.floor),
+      ratio: median(ratios),
+      ratios,
+    };
   } finally {
-    await withClient(settings.serverUrl, (admin) => admin.query(`drop database if exists "${cut}" with (force)`));
+    await withClient(settings.serverUrl, (admin) => admin.query(`drop database if exists "${spread}" with (force)`));
   }
 }
 

@@ -64,12 +64,15 @@ export function renderMethod(r: Results): string {
   VACUUM ANALYZE); ${s.scaleSamples} live sessions drawn at random from the whole table, each validated twice in a row
   from Node, sequentially. The second validation of each (touch just done: read only, the common case) gives the
   figure; the first one (due a touch, so it writes and commits) is reported as touch p50.
-- **Expiry**: on the largest table (every ${s.expiredEvery}th bulk row expired: idle only, absolute only, or both), after
-  VACUUM ANALYZE, ${s.expiryRounds} rounds of four variants, each on a fresh \`CREATE DATABASE … TEMPLATE … STRATEGY
+- **Expiry**: on the largest table (every ${s.expiredEvery}th bulk row expired: idle only, absolute only, or both, over
+  60 minutes; written in order, as an application writes its table: the rows that expired first were written first),
+  after VACUUM ANALYZE, ${s.expiryRounds} rounds of four variants, each on a fresh \`CREATE DATABASE … TEMPLATE … STRATEGY
   FILE_COPY\` copy, through the genuine driver and a stand-in of its own, after a CHECKPOINT, in an order rotated per
   round: the job (\`runExpiryJob\`, EXPIRY_BATCH_SIZE=${s.expiryBatchSize}, a budget long enough to finish: each batch a
   one-request transaction with \`set_config('statement_timeout', …)\`), the same statements sent alone (no wrapper),
   the same statements with no batch limit (one per pass), and one \`UPDATE\` doing the end pass (the floor). Each
   must end exactly the expired rows. Every driver request is timed. \`usesIndex\`: EXPLAIN (FORMAT JSON) of the
-  job's batch statement (\`endExpiredSessionsQuery\`) has an index scan.`;
+  job's batch statement (\`endExpiredSessionsQuery\`) has an index scan. Then the same rows written again on a copy
+  with each minute's expired rows spread evenly over the table (their minutes cycle every 60 rows), and the job
+  against the floor on it, ${s.expiryRounds} alternating rounds: a worst case for a job that ends rows in expiry order.`;
 }

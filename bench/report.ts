@@ -169,8 +169,12 @@ export function checkTargets(
     atMost("cpuMsOverFloor (workerd CPU per check − floor route's, same round)", r.cpuMsOverFloor, 0.1, " ms"),
     atMost("scale.ratio1MTo10k (p50)", r.scale.ratio1MTo10k, 1.2),
     {
-      ...atMost(`expiry.ratio (job / one UPDATE, median of ${r.expiry.ratios.length} rounds)`, r.expiry.ratio, 1.5),
-      measured: `${r.expiry.ratio} (rounds: ${r.expiry.ratios.join(", ")})`,
+      ...atMost(
+        `expiry.ratio (job / one UPDATE, table written in order, median of ${r.expiry.ratios.length} rounds)`,
+        r.expiry.ratio,
+        1.5,
+      ),
+      measured: `${r.expiry.ratio} (rounds: ${r.expiry.ratios.join(", ")})${spreadClause(r.expiry)}`,
     },
     {
       ...atMost("expiry.maxBatchSeconds", r.expiry.maxBatchSeconds, 1, " s"),
@@ -202,13 +206,19 @@ export function printTable(checks: Check[]): void {
 
 const minutes = (seconds: number) => (seconds < 90 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`);
 
-/** The expiry job on a copy that fits in shared buffers (absent from results of runs before it was measured). */
-function inBuffersSentence(e: Results["expiry"]): string {
-  const b = (e as Partial<Results["expiry"]>).inBuffers;
-  if (b === undefined) return "";
-  return `The expiry job against its one UPDATE on a copy cut to fit in PostgreSQL's shared buffers (${b.sharedBuffersMb} MB; the
-full table with its indexes is ${b.tableMb} MB, the copy ${b.cutTableMb} MB, ${b.expired} of its ${b.rows} rows expired): ${b.ratio}
-(rounds: ${b.ratios.join(", ")}), against ${e.ratio} on the full table.`;
+/** The expiry job on the same rows with the expired ones spread (absent from results of runs before it was measured). */
+function spreadSentence(e: Results["expiry"]): string {
+  const spread = (e as Partial<Results["expiry"]>).spread;
+  if (spread === undefined) return "";
+  return `The expiry job against its one UPDATE on the same ${spread.rows} rows written again with each minute's expired rows
+spread over the whole table instead of lying together (${spread.expired} expired): ${spread.ratio} (rounds:
+${spread.ratios.join(", ")}; medians: the job ${spread.jobSeconds} s, one UPDATE ${spread.floorSeconds} s), against
+${e.ratio} on the table written in order.`;
+}
+
+function spreadClause(e: Results["expiry"]): string {
+  const spread = (e as Partial<Results["expiry"]>).spread;
+  return spread === undefined ? "" : `; expired rows spread: ${spread.ratio}`;
 }
 
 /** The HTTP layer measured again with neither route reaching the database, when the cached variant ran. */
@@ -249,7 +259,7 @@ workerd RSS ${r.memory.rssBeforeMb} MB before the load runs and ${r.memory.rssAf
 ${r.throughput.validateP50Ms} ms and p99 ${r.throughput.validateP99Ms} ms under load (floor: ${r.throughput.floorP50Ms} /
 ${r.throughput.floorP99Ms} ms).
 
-${inBuffersSentence(e)}
+${spreadSentence(e)}
 
 ${renderComparison(r)}
 

@@ -22,7 +22,7 @@ import { countRows, insertUsersAndTenants } from "./data";
 import { measureDelays } from "./delay";
 import { measureDownDatabase } from "./down-database";
 import { describeEnvironment } from "./environment";
-import { EXPIRY_VARIANTS, inBuffersCopy, measureExpiry } from "./expiry";
+import { EXPIRY_VARIANTS, measureExpiry, spreadCopy } from "./expiry";
 import { round } from "./load";
 import { checkTargets, printTable, type Results, writeResults } from "./report";
 import type { Comparison } from "./results";
@@ -80,9 +80,11 @@ async function main(): Promise<void> {
   undo("drop the bench database", database.drop);
   undo("drop the expiry copies", () =>
     withServer(settings.serverUrl, async (admin) => {
-      const cut = inBuffersCopy(database.name);
-      const copies = [database.name, cut].flatMap((name) => EXPIRY_VARIANTS.map((v) => `${name}_${v.toLowerCase()}`));
-      for (const copy of [...copies, cut]) await admin.query(`drop database if exists "${copy}" with (force)`);
+      const spread = spreadCopy(database.name);
+      const copies = [database.name, spread].flatMap((name) =>
+        EXPIRY_VARIANTS.map((v) => `${name}_${v.toLowerCase()}`),
+      );
+      for (const copy of [...copies, spread]) await admin.query(`drop database if exists "${copy}" with (force)`);
     }),
   );
 

@@ -18,10 +18,15 @@ export interface ScalePoint {
   samples: number;
 }
 
-/** Grows the bulk rows from `from` to `to` (inclusive) and refreshes the planner's statistics. */
+/**
+ * Grows the bulk rows from `from` to `to` (inclusive), in the order an application writes them, and
+ * refreshes the planner's statistics.
+ */
 export async function growTable(ctx: BenchContext, from: number, to: number): Promise<void> {
   const started = performance.now();
-  await insertBulkSessions(ctx.client, { from, to, expiredEvery: ctx.settings.expiredEvery });
+  const tableRows = ctx.settings.scaleRows.at(-1) ?? to;
+  const { expiredEvery } = ctx.settings;
+  await insertBulkSessions(ctx.client, { from, to, tableRows, expiredEvery, layout: "written in order" });
   await ctx.client.query("vacuum analyze sessions");
   ctx.log(`  inserted rows ${from}..${to} in ${round((performance.now() - started) / 1000, 1)} s`);
 }

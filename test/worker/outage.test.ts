@@ -393,12 +393,27 @@ describe.concurrent("the expiry job behind every fault", () => {
       const next = recorder();
       expect(await runScheduled({ ...env, METRICS: next })).toBeUndefined();
       expect(next.points.map((point) => point.blobs)).toEqual([["expiry_run", "ok", ""]]);
-      for (const s of sessions) {
-        expect(await readSession(s.id)).toMatchObject({ is_active: false, revoke_reason: "absolute_timeout" });
-      }
+      await expectEndedByLaterRuns(sessions.map((s) => s.id));
     },
   );
 });
+
+/**
+ * Every row of `ids` ended by the run just made, or by one of at most three more: this file's
+ * cases run the job at once on one table, and a row another case's batch held at that moment
+ * was skipped (SKIP LOCKED), not lost. It is the next cron invocation's, as it would be in
+ * production; and if that other batch was cancelled (a fault that gave up on it), nobody else
+ * ends it.
+ */
+async function expectEndedByLaterRuns(ids: string[]): Promise<void> {
+  const live = async () => (await Promise.all(ids.map((id) => readSession(id)))).filter((stored) => stored.is_active);
+  for (let run = 0; run < 3 && (await live()).length > 0; run++) {
+    expect(await runScheduled({ ...env, METRICS: recorder() })).toBeUndefined();
+  }
+  for (const id of ids) {
+    expect(await readSession(id)).toMatchObject({ is_active: false, revoke_reason: "absolute_timeout" });
+  }
+}
 
 describe("an answer longer than Neon ever sends", () => {
   it("is refused by its size as it streams in, well before the deadline, and the isolate carries on", async () => {

@@ -61,9 +61,13 @@ export function renderMethod(r: Results): string {
   request for a minute (no answer). Each system checks its session once while the database is up, then, per failure,
   once uncounted and ${s.downRequests} time(s) counted; the bench gives up after 15 s.
 - **Scale**: the table grown to ${s.scaleRows.join(", ")} bulk rows (one INSERT … SELECT generate_series each, then
-  VACUUM ANALYZE); ${s.scaleSamples} live sessions drawn at random from the whole table, each validated twice in a row
-  from Node, sequentially. The second validation of each (touch just done: read only, the common case) gives the
-  figure; the first one (due a touch, so it writes and commits) is reported as touch p50.
+  VACUUM ANALYZE), each size against a reference table of ${s.scaleRows[0]} rows in a database of its own, behind a
+  session-gate Worker of its own on the same stand-in: ${s.scaleSamples} live sessions of each drawn at random from the
+  whole table, each validated twice in a row from Node, sequentially, in 8 alternating rounds (which table goes first
+  turns each round). The second validation of each (touch just done: read only, the common case) gives the figure;
+  the first one (due a touch, so it writes and commits) is reported as touch p50. A size's ratio is the median of
+  the rounds' p50 over the reference's p50: its three sizes are measured minutes apart, with the throughput phase
+  between the first and the others, and the machine's speed moves more than that in a few minutes.
 - **Expiry**: on the largest table (every ${s.expiredEvery}th bulk row expired: idle only, absolute only, or both, over
   60 minutes; written in order, as an application writes its table: the rows that expired first were written first),
   after VACUUM ANALYZE, ${s.expiryRounds} rounds of four variants, each on a fresh \`CREATE DATABASE … TEMPLATE … STRATEGY

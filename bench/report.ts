@@ -167,7 +167,14 @@ export function checkTargets(
       margin: `${percent(r.throughput.ratio / 0.85)} of the minimum`,
     },
     atMost("cpuMsOverFloor (workerd CPU per check − floor route's, same round)", r.cpuMsOverFloor, 0.1, " ms"),
-    atMost("scale.ratio1MTo10k (p50)", r.scale.ratio1MTo10k, 1.2),
+    {
+      ...atMost(
+        `scale.ratio1MTo10k (p50 against a 10k table, median of alternating rounds)`,
+        r.scale.ratio1MTo10k,
+        1.2,
+      ),
+      measured: `${r.scale.ratio1MTo10k}${r.scale.ratios1MTo10k ? ` (rounds: ${r.scale.ratios1MTo10k.join(", ")})` : ""}`,
+    },
     {
       ...atMost(
         `expiry.ratio (job / one UPDATE, table written in order, median of ${r.expiry.ratios.length} rounds)`,
@@ -313,8 +320,24 @@ ${markdownTable(
 ### Validation latency by table size
 
 ${markdownTable(
-  ["rows in sessions", "p50 ms (read only)", "p99 ms (read only)", "touch p50 ms", "samples"],
-  r.details.scalePoints.map((p) => [p.rows, p.p50Ms, p.p99Ms, p.touchP50Ms, p.samples]),
+  [
+    "rows in sessions",
+    "p50 ms (read only)",
+    "p99 ms (read only)",
+    "touch p50 ms",
+    "samples",
+    "reference p50 ms",
+    "ratio (rounds)",
+  ],
+  r.details.scalePoints.map((p) => [
+    p.rows,
+    p.p50Ms,
+    p.p99Ms,
+    p.touchP50Ms,
+    p.samples,
+    p.referenceP50Ms ?? "–",
+    p.ratios === undefined ? "–" : `${p.ratio} (${p.ratios.join(", ")})`,
+  ]),
 )}
 
 ### Expiry

@@ -52,7 +52,15 @@ export interface Results {
   cpuMsOverFloor: number;
   /** For reference: workerd CPU per check, all check runs summed. */
   cpuMsPerValidation: number;
-  scale: { p50Ms10k: number; p50Ms100k: number; p50Ms1M: number; ratio1MTo10k: number };
+  scale: {
+    p50Ms10k: number;
+    p50Ms100k: number;
+    p50Ms1M: number;
+    /** The 1M table's p50 over a 10k table's, median of alternating rounds (before 2026-11-29: of one p50 each). */
+    ratio1MTo10k: number;
+    /** Its rounds (absent from results of runs before they were alternated). */
+    ratios1MTo10k?: number[];
+  };
   expiry: ExpiryFigures;
   memory: { rssBeforeMb: number; rssAfterMb: number };
   comparison: Comparison;

@@ -14,6 +14,7 @@ import pg from "pg";
 import { WORKER_VARIABLES } from "../src/config";
 import type { BenchContext } from "./context";
 import { insertSession } from "./data";
+import type { BenchSettings } from "./settings";
 import { startWorker, type WorkerProcess } from "./worker-process";
 
 export type SystemName = "session-gate" | "session-gate-cached" | "lucia" | "better-auth";
@@ -185,6 +186,16 @@ export function workerLogFile(name: string): string {
  * Starts the Workers, one after the other (each finds its own workerd process), and stops those
  * it started if one fails. The cached variant only when the Worker has VALID_CACHE_SECONDS.
  */
+/** session-gate's variables in the bench, but for its DATABASE_URL (and the cache, which is off unless set). */
+export function sessionGateVars(settings: BenchSettings): Record<string, string> {
+  return {
+    NEON_LOCAL_HTTP: "true",
+    TOUCH_INTERVAL_SECONDS: String(settings.touchIntervalSeconds),
+    IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),
+    VALIDATION_TIMEOUT_MS: String(settings.requestTimeoutMs),
+  };
+}
+
 export async function startSystems(
   ctx: Omit<BenchContext, "worker" | "client">,
   database: { name: string; url: string },
@@ -208,12 +219,7 @@ export async function startSystems(
     }
   };
 
-  const gateVars = {
-    NEON_LOCAL_HTTP: "true",
-    TOUCH_INTERVAL_SECONDS: String(settings.touchIntervalSeconds),
-    IDLE_TIMEOUT_MINUTES: String(settings.idleTimeoutMinutes),
-    VALIDATION_TIMEOUT_MS: String(settings.requestTimeoutMs),
-  };
+  const gateVars = sessionGateVars(settings);
   const gate = (name: SystemName, worker: WorkerProcess): System => ({
     name,
     worker,

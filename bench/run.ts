@@ -159,6 +159,7 @@ async function main(): Promise<void> {
   // rounds; it runs only while a scale point is measured, so the throughput phase is as before.
   const measureAt = async (sizes: number[]) => {
     const reference = await startScaleReference(ctx, { rows: small, migrations: path.join(projectRoot, "drizzle") });
+    undo("stop the scale reference", reference.stop);
     try {
       for (const size of sizes) {
         await growTable(ctx, bulkRows + 1, size);

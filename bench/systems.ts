@@ -182,10 +182,6 @@ export function workerLogFile(name: string): string {
   return path.join(os.tmpdir(), `session-gate-bench-${name}-${process.pid}.log`);
 }
 
-/**
- * Starts the Workers, one after the other (each finds its own workerd process), and stops those
- * it started if one fails. The cached variant only when the Worker has VALID_CACHE_SECONDS.
- */
 /** session-gate's variables in the bench, but for its DATABASE_URL (and the cache, which is off unless set). */
 export function sessionGateVars(settings: BenchSettings): Record<string, string> {
   return {
@@ -196,6 +192,10 @@ export function sessionGateVars(settings: BenchSettings): Record<string, string>
   };
 }
 
+/**
+ * Starts the Workers, one after the other (each finds its own workerd process), and stops those
+ * it started if one fails. The cached variant only when the Worker has VALID_CACHE_SECONDS.
+ */
 export async function startSystems(
   ctx: Omit<BenchContext, "worker" | "client">,
   database: { name: string; url: string },

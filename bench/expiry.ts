@@ -22,7 +22,7 @@ import { endExpiredSessionsQuery, endInconsistentSessionsQuery } from "../src/db
 import { runExpiryJob } from "../src/jobs/expiry-job";
 import { insertBulkSessions } from "./data";
 import { quantile, round } from "./load";
-import type { BenchSettings } from "./settings";
+import { type BenchSettings, largestTableRows } from "./settings";
 
 export type ExpiryVariant = "job" | "jobNoWrapper" | "oneBatch" | "floor";
 export const EXPIRY_VARIANTS: ExpiryVariant[] = ["job", "jobNoWrapper", "oneBatch", "floor"];
@@ -386,7 +386,7 @@ async function measureSpread(options: { settings: BenchSettings; template: strin
   const { settings } = options;
   const spread = spreadCopy(options.template);
   await copyDatabase(settings.serverUrl, options.template, spread);
-  const tableRows = settings.scaleRows.at(-1) ?? 0;
+  const tableRows = largestTableRows(settings);
   const counts = await withClient(databaseUrl(settings.serverUrl, spread), async (client) => {
     await client.query("truncate sessions");
     const { expiredEvery } = settings;

@@ -92,13 +92,14 @@ export async function pacedRun(options: RunTarget & { pauseMs: number }): Promis
   const once = () =>
     new Promise<{ status: number; ms: number }>((resolve, reject) => {
       const started = performance.now();
-      http
-        .get(target, { agent, headers: options.headers }, (response) => {
-          response.resume();
-          response.on("end", () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }));
-          response.on("error", reject);
-        })
-        .on("error", reject);
+      const request = http.get(target, { agent, headers: options.headers }, (response) => {
+        response.resume();
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }));
+        response.on("error", reject);
+      });
+      // A request that never answers is a failure, not a run that never ends.
+      request.setTimeout(PACED_REQUEST_TIMEOUT_MS, () => request.destroy(new Error("no answer")));
+      request.on("error", reject);
     });
   const latencies: number[] = [];
   let failures = 0;
@@ -124,3 +125,6 @@ export async function pacedRun(options: RunTarget & { pauseMs: number }): Promis
     failures,
   };
 }
+
+/** How long one request of `pacedRun` may go unanswered; every Worker in the bench answers within its 2 s deadline. */
+const PACED_REQUEST_TIMEOUT_MS = 15_000;

@@ -11,6 +11,7 @@ import { startStandIn } from "../dev/standin/index";
 import { type BenchContext, bearer } from "./context";
 import { insertBulkSessions, insertUsersAndTenants, isExpiredRow, tokenFor } from "./data";
 import { quantile, round, timedRequest } from "./load";
+import { largestTableRows } from "./settings";
 import { sessionGateVars, workerLogFile } from "./systems";
 import { startWorker, type WorkerProcess } from "./worker-process";
 
@@ -104,7 +105,7 @@ export async function startScaleReference(
  */
 export async function growTable(ctx: BenchContext, from: number, to: number): Promise<void> {
   const started = performance.now();
-  const tableRows = ctx.settings.scaleRows.at(-1) ?? to;
+  const tableRows = largestTableRows(ctx.settings);
   const { expiredEvery } = ctx.settings;
   await insertBulkSessions(ctx.client, { from, to, tableRows, expiredEvery, layout: "written in order" });
   await ctx.client.query("vacuum analyze sessions");

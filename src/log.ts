@@ -37,10 +37,29 @@ export function logEvent(
   event: { event: string } & Record<string, unknown>,
   secrets: readonly string[] = [],
 ): void {
-  // Each string before it is escaped: a secret with a quote or backslash in it is found as written.
-  const line = JSON.stringify(event, (_key, value: unknown) =>
-    typeof value === "string" ? redact(value, secrets) : value,
-  );
+  const line = serialize(event, secrets);
   if (level === "error") console.error(line);
   else console.log(line);
+}
+
+/**
+ * The line with every string in it redacted. Most lines hold nothing to redact (the check's line,
+ * on every request, is ids, outcomes and a number), so the event is first written without a
+ * replacer, the engine's fast path (a replacer cost about 0.01 ms of CPU per check), and that text
+ * is kept when it shows no secret and no credential's shape: redacting each string could not have
+ * changed it. JSON writes the shapes' characters as they are, and a secret that JSON leaves as it
+ * is appears in the text wherever it appears in a string. Any other line, or any secret JSON would
+ * escape, takes the slow path: each string redacted before it is escaped, so a secret with a quote
+ * or backslash in it is found as written.
+ */
+function serialize(event: Record<string, unknown>, secrets: readonly string[]): string {
+  const plain = JSON.stringify(event);
+  if (!MAY_HOLD_A_SHAPE.test(plain) && secrets.every((secret) => cannotBeIn(plain, secret))) return plain;
+  return JSON.stringify(event, (_key, value: unknown) => (typeof value === "string" ? redact(value, secrets) : value));
+}
+
+/** Whether JSON text `text` certainly holds no string with `secret` in it (redact() skips values under 4 characters). */
+function cannotBeIn(text: string, secret: string): boolean {
+  if (secret.length < 4) return true;
+  return JSON.stringify(secret) === `"${secret}"` && !text.includes(secret);
 }

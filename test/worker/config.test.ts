@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { parseConnectionString } from "../../src/db/connection-string";
-import { redact } from "../../src/log";
+import { logEvent, redact } from "../../src/log";
 import { createUser, insertSession, readSession } from "../helpers/db";
 import { captureLogs, events } from "../helpers/logs";
 import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
@@ -263,6 +263,51 @@ describe("redact", () => {
 
   it("removes configured secret values wherever they appear, longest first", () => {
     expect(redact(`key=${ADMIN_KEY}; pw=${PASSWORD}`, [ADMIN_KEY, PASSWORD])).toBe("key=[redacted]; pw=[redacted]");
+  });
+});
+
+describe("logEvent", () => {
+  const logged = async (event: { event: string } & Record<string, unknown>, secrets: string[] = []) => {
+    const lines = await captureLogs(async () => logEvent("info", event, secrets));
+    expect(lines).toHaveLength(1);
+    return lines[0] as string;
+  };
+
+  it("writes a line with nothing to redact as JSON writes it", async () => {
+    const event = {
+      event: "session_check",
+      outcome: "valid",
+      sessionId: "9b1c0c6e-5b7e-4d6a-8f1e-0a1b2c3d4e5f",
+      dbMs: 1.5,
+    };
+    expect(await logged(event, [ADMIN_KEY])).toBe(JSON.stringify(event));
+  });
+
+  it("redacts a configured secret JSON would escape, written inside a nested string", async () => {
+    const secret = 'pa"ss\\word-with-quote';
+    const line = await logged({ event: "x", detail: { message: `login as app:${secret} failed` } }, [secret]);
+    expect(line).not.toContain(secret);
+    expect(line).not.toContain(JSON.stringify(secret).slice(1, -1));
+    expect(JSON.parse(line)).toEqual({ event: "x", detail: { message: "login as app:[redacted] failed" } });
+  });
+
+  it("redacts a plain secret inside a longer value, and credential shapes in any string", async () => {
+    const line = await logged(
+      {
+        event: "x",
+        key: `prefix${ADMIN_KEY}suffix`,
+        list: ["Authorization: Bearer abcdefghijklmnop0123", "postgres://app:hunter2@db/app"],
+      },
+      [ADMIN_KEY],
+    );
+    expect(line).not.toContain(ADMIN_KEY);
+    expect(line).not.toContain("abcdefghijklmnop0123");
+    expect(line).not.toContain("hunter2");
+    expect(JSON.parse(line)).toEqual({
+      event: "x",
+      key: "prefix[redacted]suffix",
+      list: ["Authorization: Bearer [redacted]", "postgres://app:[redacted]@db/app"],
+    });
   });
 });
 

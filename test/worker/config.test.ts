@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseConnectionString } from "../../src/db/connection-string";
 import { logEvent, redact } from "../../src/log";
@@ -289,6 +290,55 @@ describe("logEvent", () => {
     expect(line).not.toContain(secret);
     expect(line).not.toContain(JSON.stringify(secret).slice(1, -1));
     expect(JSON.parse(line)).toEqual({ event: "x", detail: { message: "login as app:[redacted] failed" } });
+  });
+
+  // The fast path must never change a line: whatever the event and the secrets, the line is the
+  // event with each string redacted before JSON escapes it (the definition it replaced).
+  it("writes every line as the event with each of its strings redacted", async () => {
+    const piece = fc.constantFrom(
+      '"',
+      "\\",
+      "\n",
+      "\ud800",
+      "\udc00",
+      "😀",
+      "é",
+      "x",
+      "bearer ",
+      "Bearer abcdefghijklmnop",
+      "://",
+      "u:p@",
+      "password=",
+    );
+    const text = (extra: string[]) =>
+      fc
+        .array(extra.length > 0 ? fc.oneof(piece, fc.constantFrom(...extra)) : piece, { maxLength: 6 })
+        .map((parts) => parts.join(""));
+    const scenario = fc
+      .array(
+        fc.array(piece, { minLength: 1, maxLength: 5 }).map((parts) => parts.join("")),
+        { maxLength: 3 },
+      )
+      .chain((secrets) =>
+        fc.record({
+          secrets: fc.constant(secrets),
+          event: fc.record({
+            event: fc.constant("x"),
+            message: text(secrets),
+            list: fc.array(text(secrets), { maxLength: 3 }),
+            nested: fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(text(secrets), fc.integer()), { maxKeys: 3 }),
+          }),
+        }),
+      );
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ secrets, event }) => {
+        const expected = JSON.stringify(event, (_key, value: unknown) =>
+          typeof value === "string" ? redact(value, secrets) : value,
+        );
+        expect(await logged(event, secrets)).toBe(expected);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("redacts a plain secret inside a longer value, and credential shapes in any string", async () => {

@@ -1,5 +1,6 @@
 /** BENCHMARKS.md's method section: how each figure is measured, with the run's own settings. */
 import type { Results } from "./results";
+import { REFERENCE_WARMUP_CHECKS, SCALE_ROUNDS } from "./scale";
 
 export function renderMethod(r: Results): string {
   const s = r.settings;
@@ -62,10 +63,11 @@ export function renderMethod(r: Results): string {
   once uncounted and ${s.downRequests} time(s) counted; the bench gives up after 15 s.
 - **Scale**: the table grown to ${s.scaleRows.join(", ")} bulk rows (one INSERT … SELECT generate_series each, then
   VACUUM ANALYZE), each size against a reference table of ${s.scaleRows[0]} rows in a database of its own, behind a
-  session-gate Worker of its own on the same stand-in (warmed with 3,000 checks first): ${s.scaleSamples} live sessions of each drawn at random from the
-  whole table, each validated twice in a row from Node, sequentially, in 8 alternating rounds (which table goes first
-  turns each round). The second validation of each (touch just done: read only, the common case) gives the figure;
-  the first one (due a touch, so it writes and commits) is reported as touch p50. A size's ratio is the median of
+  session-gate Worker of its own on the same stand-in (warmed with ${REFERENCE_WARMUP_CHECKS.toLocaleString("en-US")} checks first):
+  ${s.scaleSamples} live sessions of each drawn at random from the whole table, each validated twice in a row from
+  Node, sequentially, in ${SCALE_ROUNDS} alternating rounds (which table goes first turns each round). The second
+  validation of each (touch just done: read only, the common case) gives the figure; the first one (due a touch, so it
+  writes and commits) is reported as touch p50. A size's ratio is the median of
   the rounds' p50 over the reference's p50: its three sizes are measured minutes apart, with the throughput phase
   between the first and the others, and the machine's speed moves more than that in a few minutes.
 - **Expiry**: on the largest table (every ${s.expiredEvery}th bulk row expired: idle only, absolute only, or both, over

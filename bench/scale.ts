@@ -190,7 +190,7 @@ export async function measureScalePoint(
   };
 }
 
-const REFERENCE_WARMUP_CHECKS = 3000;
+export const REFERENCE_WARMUP_CHECKS = 3000;
 
 /** Alternating rounds per scale point: enough for a median, each round still dozens of checks. */
 export const SCALE_ROUNDS = 8;

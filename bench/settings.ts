@@ -2,13 +2,6 @@
  * The benchmark's sizes, from the environment. `BENCH_SMOKE=1` shrinks everything to a short run
  * that exercises every phase; each size can also be set on its own.
  */
-/** The bulk rows of the largest table: the one the scale phase grows to and the expiry phase copies. */
-export function largestTableRows(settings: Pick<BenchSettings, "scaleRows">): number {
-  const rows = settings.scaleRows.at(-1);
-  if (rows === undefined) throw new Error("bench: no table sizes (scaleRows is empty)");
-  return rows;
-}
-
 export interface BenchSettings {
   smoke: boolean;
   /** A server URL; the bench creates a database of its own there and drops it at the end. */
@@ -89,4 +82,11 @@ export function readSettings(): BenchSettings {
     expiryBatchSize: 5000,
     requestTimeoutMs: 2000,
   };
+}
+
+/** The bulk rows of the largest table: the one the scale phase grows to and the expiry phase copies. */
+export function largestTableRows(settings: Pick<BenchSettings, "scaleRows">): number {
+  const rows = settings.scaleRows.at(-1);
+  if (rows === undefined) throw new Error("bench: no table sizes (scaleRows is empty)");
+  return rows;
 }

@@ -43,6 +43,8 @@ describe("GET /v1/validate: a valid session", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("x-tenant-id")).toBe("");
     expect(res.headers.get("x-app-type")).toBe("control_panel");
+    // The check's row arrives as JSON (src/db/check-statement.ts): its null stays null, not "".
+    expect(((await res.json()) as { session: { tenant_id: unknown } }).session.tenant_id).toBeNull();
   });
 
   it("answers HEAD like GET, without a body", async () => {

@@ -3,6 +3,7 @@ import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { AppType } from "../sessions/constants";
 import type { ValidSession } from "../sessions/session";
 import { type Db, type PreparedStatement, prepareStatement, queryPrepared } from "./client";
+import { DatabaseError, FOREIGN_CHECK_ROW } from "./database-error";
 import { type ExpiryRule, expiryRule, intValue, isoTimestamp } from "./expiry-rule";
 import { columnName, type SessionsAlias, sessionsAs, sessionsTable } from "./sessions-alias";
 
@@ -68,6 +69,8 @@ export async function checkSessionByTokenHash(
   if (row.status === "expired") {
     return { status: "expired", sessionId: row.id, reason: row.ended_reason ?? "idle_timeout" };
   }
+  // Only the function's own word makes a session valid: a row without it fails closed.
+  if (row.status !== "valid") throw new DatabaseError(FOREIGN_CHECK_ROW, undefined, undefined);
   return {
     status: "valid",
     validForSeconds: row.valid_for_seconds ?? 0,

@@ -40,8 +40,15 @@ const PERMANENT_CODES: Record<string, PermanentCause> = {
   "3D000": "unknown_database", // invalid_catalog_name
 };
 
+/**
+ * What the check says when `session_gate_check` answers a row without one of the statuses it
+ * defines: a function of another version (an older migration's, or someone else's) is installed.
+ */
+export const FOREIGN_CHECK_ROW = "session_gate_check answered a row of another shape: run this version's migrations";
+
 function permanentCause(message: string, code: string | undefined): PermanentCause | undefined {
   if (code !== undefined && code in PERMANENT_CODES) return PERMANENT_CODES[code];
+  if (message === FOREIGN_CHECK_ROW) return "missing_migration";
   // Neon's proxy answers these itself, with code "" (docs/neon-contract.md): a password it
   // refuses, and the 413/507 of its size limits, which the driver reports by status only.
   if (/password authentication failed|missing authentication credentials/.test(message)) return "bad_credentials";

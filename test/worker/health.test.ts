@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/config";
 import { createDb } from "../../src/db/client";
-import { backendKind, sql } from "../helpers/db";
-import { callWorker, faultyDatabases } from "../helpers/worker";
+import { backendKind, newToken, sql } from "../helpers/db";
+import { bearer, callWorker, faultyDatabases } from "../helpers/worker";
 
 describe("GET /healthz", () => {
   it("answers 200 when the database answers and is migrated for this version", async () => {
@@ -51,14 +51,19 @@ describe("GET /healthz tells a misdeployment from an outage", () => {
       });
       // An older version of the function: its comment names another body.
       const owner = createDb(getConfig({ ...env, DATABASE_URL: url.toString() })).$client;
-      await owner.query(`create function session_gate_check(text, integer, integer) returns table (id uuid)
-        language sql as 'select null::uuid'`);
+      await owner.query(`create function session_gate_check(text, integer, integer) returns table (id uuid, user_id integer)
+        language sql as 'select gen_random_uuid(), 1'`);
       await owner.query(
         `comment on function session_gate_check(text, integer, integer) is 'session-gate check 0000000000000000'`,
       );
       const outdated = await callWorker("/healthz", {}, { DATABASE_URL: url.toString() });
       expect(outdated.status).toBe(503);
       expect(await outdated.json()).toMatchObject({ status: "misconfigured", db: "migrations_outdated" });
+      // Its row has no status: the check fails closed as misconfigured, never a 200 with empty fields.
+      const check = await callWorker("/v1/validate", bearer(newToken()), { DATABASE_URL: url.toString() });
+      expect(check.status).toBe(503);
+      expect(check.headers.get("retry-after")).toBeNull();
+      expect(await check.json()).toMatchObject({ error: "not_configured" });
     } finally {
       await sql.query(`drop database ${empty} with (force)`);
     }

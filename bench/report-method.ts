@@ -19,6 +19,9 @@ export function renderMethod(r: Results): string {
   Requests go to each Worker's own socket (Miniflare's \`unsafeDirectSockets\`), as they reach a deployed Worker, not
   through Miniflare's entry Worker, which rewrites every request and hands it on over a service binding: about 0.2 ms
   of workerd CPU per request that production does not pay, the same for every system (runs before 2026-11-29 include it).
+  Each workerd writes its console output straight into its log file (bench/workerd-stdout-to-log.sh), as a deployed
+  Worker's goes to Cloudflare's log pipeline: relayed through the bench's own process, a log line cost that process
+  about 0.02 ms of CPU on the cores every system shares, and only session-gate logs (runs before 2026-11-30 include it).
 - Sessions: session-gate's are inserted with SQL as the existing application writes them; the peers' through their
   own APIs (\`POST /issue\`: Lucia's createSession, Better Auth's internal adapter). To make one due a touch or
   refresh, or expired, the bench moves its timestamps with SQL; a revoke is what each system's own revoke writes

@@ -5,7 +5,7 @@
  * in the Worker's log. Before each failure every system checks its session once while the database
  * is up (a cache, where there is one, then holds it).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { type BenchContext, bearer } from "./context";
 import { round } from "./load";
 import type { System, TestSession } from "./systems";
@@ -64,6 +64,7 @@ export async function measureDownDatabase(ctx: BenchContext, systems: System[]):
   for (const system of systems) sessions.set(system, await system.newSession());
   const answers = new Map<System, DownAnswer[]>(systems.map((system) => [system, []]));
   const closedPort = await freePort();
+  const logBytesBefore = new Map(systems.map((system) => [system, statSync(system.worker.logFile).size]));
 
   for (const scenario of Object.keys(DOWN_SCENARIOS) as DownScenario[]) {
     await ctx.standIn.start();
@@ -107,6 +108,12 @@ export async function measureDownDatabase(ctx: BenchContext, systems: System[]):
     );
   }
   await ctx.standIn.start();
+  // Every system logs something in these failures (an error, or its check line); a log that did not
+  // grow is one the Worker's output no longer reaches, and "no token in it" would mean nothing.
+  for (const system of systems) {
+    if (statSync(system.worker.logFile).size === logBytesBefore.get(system))
+      throw new Error(`${system.name}: nothing reached ${system.worker.logFile} while the database was down`);
+  }
   return Object.fromEntries(
     systems.map((system) => [
       system.name,

@@ -117,8 +117,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerPr
     // itself: relayed through this process, it cost the bench's Node about 0.02 ms of CPU per line
     // on the cores the systems share, which only the systems that log paid.
     unsafeRuntimeEnv: { SESSION_GATE_BENCH_WORKERD: workerdBinary, SESSION_GATE_BENCH_WORKER_LOG: options.logFile },
+    // stderr (console.error, workerd's own messages) still comes through here. Not `stdout.pipe(log)`: the
+    // wrapper leaves that pipe empty and closed at once, and its end would end the log stream too.
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
-      stdout.pipe(log);
+      stdout.resume();
       stderr.pipe(log);
     },
   });

@@ -95,7 +95,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerPr
   const port = await freePort();
   const before = new Set(workerdBelow(process.pid));
   const log = createWriteStream(options.logFile, { flags: "a" });
-  // Read by Miniflare when it spawns workerd, below.
+  // Read by Miniflare when it spawns workerd (by `ready`, below); put back then, so that no other
+  // Miniflare in this process starts the wrapper without its two variables.
+  const workerdPathBefore = process.env.MINIFLARE_WORKERD_PATH;
   process.env.MINIFLARE_WORKERD_PATH = workerdWithStdoutToLog;
   const miniflare = new Miniflare({
     host: "127.0.0.1",
@@ -135,7 +137,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerPr
     }
   };
   try {
-    await miniflare.ready;
+    try {
+      await miniflare.ready;
+    } finally {
+      if (workerdPathBefore === undefined) delete process.env.MINIFLARE_WORKERD_PATH;
+      else process.env.MINIFLARE_WORKERD_PATH = workerdPathBefore;
+    }
     const url = (await miniflare.unsafeGetDirectURL()).toString().replace(/\/$/, "");
     const workerd = workerdBelow(process.pid).filter((pid) => !before.has(pid));
     const response = await fetch(`${url}/healthz`);

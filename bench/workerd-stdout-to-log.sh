@@ -4,4 +4,4 @@
 # Cloudflare's log pipeline, instead of through a pipe the bench's own Node process reads and
 # copies on the same two cores. stderr and the control pipe stay Miniflare's: it reads startup
 # failures there.
-exec "$SESSION_GATE_BENCH_WORKERD" "$@" >>"$SESSION_GATE_BENCH_WORKER_LOG"
+exec "${SESSION_GATE_BENCH_WORKERD:?set by bench/worker-process.ts}" "$@" >>"${SESSION_GATE_BENCH_WORKER_LOG:?set by bench/worker-process.ts}"

@@ -34,7 +34,9 @@ beforeAll(async () => {
   const live = await Promise.all([
     insertSession({ tenantId, appType: "tenant_app" }),
     insertSession(),
-    insertSession({ token: "legacy.Token_with~all+b64/chars-fuzz==" }),
+    // Not a truncation or one edit away from another file's live token (validate.test.ts has
+    // "legacy.Token_with~all+b64/chars=="): the database is shared, and the oracle knows only this pool.
+    insertSession({ token: "fuzz-legacy.Token_with~all+b64/chars==" }),
   ]);
   const ended = await Promise.all([
     insertSession({ isActive: false, endedAgoSeconds: 30, revokeReason: "logout" }),

@@ -2,7 +2,7 @@
  * `npm run bench:quick`: only the throughput phase of `npm run bench` (every system, session-gate's
  * floor route and its partial routes, alternating rounds, medians), on a small table, printed and
  * not written anywhere. For trying a change to the check's CPU before the full run that records it:
- * about ten minutes with 7 rounds of 10 s per target, about two with BENCH_LOAD_ROUNDS=1. The sizes
+ * about eleven minutes with 8 rounds of 10 s per target, about two with BENCH_LOAD_ROUNDS=1. The sizes
  * come from the same variables (BENCH_LOAD_ROUNDS, BENCH_LOAD_SECONDS, ...).
  */
 import path from "node:path";

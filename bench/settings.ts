@@ -67,7 +67,7 @@ export function readSettings(): BenchSettings {
     loadConnections: readInt("BENCH_CONNECTIONS", 10),
     loadSeconds: readInt("BENCH_LOAD_SECONDS", smoke ? 2 : 10),
     warmupSeconds: readInt("BENCH_WARMUP_SECONDS", smoke ? 1 : 3),
-    loadRounds: readInt("BENCH_LOAD_ROUNDS", smoke ? 1 : 7),
+    loadRounds: readInt("BENCH_LOAD_ROUNDS", smoke ? 1 : 8),
     delaysMs: [0, 10, 40],
     delaySeconds: readInt("BENCH_DELAY_SECONDS", smoke ? 1 : 5),
     delayDueSamples: readInt("BENCH_DELAY_DUE_SAMPLES", smoke ? 3 : 15),

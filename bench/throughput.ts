@@ -252,9 +252,12 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
 
 /**
  * The order of round `pass`: the systems rotated by one per round, and the runs compared with each
- * other run back to back, themselves rotated, so that the differences between them compare runs
- * seconds apart, not minutes: session-gate's check with its floor and the bench routes between
- * them, and the cached variant's check with its cached check-token route.
+ * other run back to back, so that the differences between them compare runs seconds apart, not
+ * minutes: session-gate's check with its floor and the bench routes beside them, and the cached
+ * variant's check with its cached check-token route. Within such a group the order is reversed
+ * every other round, so each of two neighbours runs first in half the rounds: the runs before
+ * 2026-11-30 rotated the group instead, which put session-gate's check right before its floor in
+ * 5 of 7 rounds (bench/findings.md). An even number of rounds balances it exactly.
  */
 function roundOrder(targets: Target[], pass: number): Target[] {
   const together: TargetName[][] = [
@@ -267,8 +270,8 @@ function roundOrder(targets: Target[], pass: number): Target[] {
     const key = together.find((names) => names.includes(target.name)) ?? target;
     groups.set(key, [...(groups.get(key) ?? []), target]);
   }
-  const rotate = <T>(items: T[]) => items.map((_, i) => items[(i + pass) % items.length] as T);
-  return rotate([...groups.values()]).flatMap(rotate);
+  const rotated = [...groups.values()].map((_, i, all) => all[(i + pass) % all.length] as Target[]);
+  return rotated.flatMap((group) => (pass % 2 === 0 ? group : [...group].reverse()));
 }
 
 function benchCpuMs(usage: NodeJS.CpuUsage): number {

@@ -9,12 +9,15 @@
  * and no database.
  *
  * What a delay adds is judged against a baseline with the same idle time: with no delay held, the
- * client pauses `delayMs` after each answer (`pausedP50Ms`). On this machine a request that arrives
- * after every process on its path sat idle for milliseconds costs more than one sent straight after
- * the last (the VM's CPUs wake, caches are cold): about 1 ms for a Node server and one PostgreSQL
- * query, with no Worker at all. A request held by the stand-in pays that too, so against p50 back to
- * back it looks like more than one round trip even for the floor route; against the paused baseline,
- * the only difference left is where the wait is, which is what one round trip costs.
+ * client pauses `delayMs` before each request (`pausedP50Ms`). The two alternate in chunks on one
+ * connection (`heldAndPaused`), so that a drift of the machine over the phase falls on both alike;
+ * before 2026-11-30 every baseline ran after all the held runs, minutes later. On this machine a
+ * request that arrives after every process on its path sat idle for milliseconds costs more than
+ * one sent straight after the last (the VM's CPUs wake, caches are cold): about 1 ms for a Node
+ * server and one PostgreSQL query, with no Worker at all. A request held by the stand-in pays that
+ * too, so against p50 back to back it looks like more than one round trip even for the floor route;
+ * against the paused baseline, the only difference left is where the wait is, which is what one
+ * round trip costs.
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
@@ -22,7 +25,16 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { type BenchContext, bearer } from "./context";
 import { hashOf, insertSession } from "./data";
-import { pacedRun, quantile, round, timedRequest } from "./load";
+import {
+  type LoadRun,
+  type PacedSamples,
+  pacedClient,
+  pacedRun,
+  pacedSummary,
+  quantile,
+  round,
+  timedRequest,
+} from "./load";
 import type { System } from "./systems";
 import type { TargetName } from "./throughput";
 
@@ -34,7 +46,7 @@ export interface DelayPoint {
   p99Ms: number;
   requests: number;
   /**
-   * p50 with no delay held, the client pausing `delayMs` after each answer: the baseline with the
+   * p50 with no delay held, the client pausing `delayMs` before each check: the baseline with the
    * same idle time (see above). Null at 0, and in results written before it was measured.
    */
   pausedP50Ms?: number | null;
@@ -51,16 +63,6 @@ export interface HopPoint {
   requests: number;
   /** p50 of the same server holding nothing, the client pausing `delayMs` after each answer (null at 0). */
   pausedP50Ms?: number | null;
-}
-
-/**
- * The median of the holds the stand-in applied from index `from` on (0 without a delay). The
- * stand-in keeps its latest 10,000 holds and is restarted for each delay, and one delay's runs send
- * it a few thousand requests at most, so an index taken before a run still points at that run's first.
- */
-function heldSince(ctx: BenchContext, from: number): number {
-  const held = ctx.standIn.current?.stats().heldMs.slice(from) ?? [];
-  return held.length === 0 ? 0 : round(quantile(held, 0.5));
 }
 
 const holdsSoFar = (ctx: BenchContext) => ctx.standIn.current?.stats().heldMs.length ?? 0;
@@ -103,22 +105,81 @@ export async function measureHop(delayMs: number, seconds: number): Promise<HopP
   }
 }
 
+/** Chunks of each kind per target and delay: enough to spread both over the phase's few minutes, each still tens of checks. */
+const CHUNKS = 5;
+
 /**
- * One connection, one check after another, for `seconds`, pausing `pauseMs` after each answer;
- * after a warm-up on the restarted stand-in.
+ * One target at one delay, one connection, one check after another, after a warm-up: held, the
+ * stand-in holding each check `delayMs`, and paused, the stand-in holding nothing and the client
+ * pausing `delayMs` before each check; in `CHUNKS` chunks of each, alternating which comes first
+ * (held-paused, paused-held, ...), `delaySeconds` of each kind in all. Their p50s are over all of
+ * a kind's checks; `appliedMs` is the median of the holds the stand-in applied to them. At 0 only
+ * held, which holds nothing.
  */
-async function sequentialRun(
+async function heldAndPaused(
   ctx: BenchContext,
   url: string,
   path: string,
   headers: Record<string, string>,
-  pauseMs = 0,
-) {
+  delayMs: number,
+): Promise<{ held: LoadRun; paused: LoadRun | null; appliedMs: number }> {
+  const standIn = ctx.standIn.current;
+  if (standIn === undefined) throw new Error("the stand-in is not running");
   for (let i = 0; i < 5; i++) await timedRequest(`${url}${path}`, headers);
-  const run = await pacedRun({ url, path, headers, seconds: ctx.settings.delaySeconds, pauseMs });
-  if (run.failures > 0) throw new Error(`${path} (pausing ${pauseMs} ms): ${run.failures} failed checks`);
-  return run;
+  const client = pacedClient({ url, path, headers });
+  const held: PacedSamples = { latencies: [], failures: 0, seconds: 0 };
+  const paused: PacedSamples = { latencies: [], failures: 0, seconds: 0 };
+  const holds: number[] = [];
+  const add = (into: PacedSamples, run: PacedSamples) => {
+    into.latencies.push(...run.latencies);
+    into.failures += run.failures;
+    into.seconds += run.seconds;
+  };
+  const chunks = delayMs > 0 ? CHUNKS : 1;
+  const chunkSeconds = ctx.settings.delaySeconds / chunks;
+  const runHeld = async () => {
+    const from = holdsSoFar(ctx);
+    add(held, await client.send(chunkSeconds, 0));
+    holds.push(...standIn.stats().heldMs.slice(from));
+  };
+  const runPaused = async () => {
+    standIn.holdFor(0);
+    try {
+      add(paused, await client.send(chunkSeconds, delayMs, true));
+    } finally {
+      standIn.holdFor(delayMs);
+    }
+  };
+  try {
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      if (delayMs === 0) await runHeld();
+      else if (chunk % 2 === 0) {
+        await runHeld();
+        await runPaused();
+      } else {
+        await runPaused();
+        await runHeld();
+      }
+    }
+  } finally {
+    client.close();
+  }
+  for (const [kind, samples] of [
+    ["held", held],
+    ["paused", paused],
+  ] as const) {
+    if (samples.failures > 0) throw new Error(`${path} at ${delayMs} ms, ${kind}: ${samples.failures} failed checks`);
+  }
+  return {
+    held: pacedSummary(path, held),
+    paused: delayMs > 0 ? pacedSummary(path, paused) : null,
+    // The stand-in keeps its latest 10,000 holds; a chunk sends it a few hundred at most.
+    appliedMs: holds.length === 0 ? 0 : round(quantile(holds, 0.5)),
+  };
 }
+
+const paused = (point: DelayPoint) =>
+  point.pausedP50Ms == null ? "" : `; held nothing, pausing as long before each: p50 ${point.pausedP50Ms} ms`;
 
 export async function measureDelays(
   ctx: BenchContext,
@@ -140,9 +201,7 @@ export async function measureDelays(
     for (const system of systems) {
       const url = `${system.worker.url}${system.validatePath}`;
       const session = await system.newSession();
-      const holdsBefore = holdsSoFar(ctx);
-      const run = await sequentialRun(ctx, system.worker.url, system.validatePath, bearer(session.token));
-      const appliedMs = heldSince(ctx, holdsBefore);
+      const run = await heldAndPaused(ctx, system.worker.url, system.validatePath, bearer(session.token), delayMs);
       const due: number[] = [];
       for (let i = 0; i < ctx.settings.delayDueSamples; i++) {
         const dueSession = await system.newSession();
@@ -153,49 +212,38 @@ export async function measureDelays(
       }
       const point: DelayPoint = {
         delayMs,
-        appliedMs,
-        p50Ms: run.p50Ms,
-        p99Ms: run.p99Ms,
-        requests: run.requests,
-        pausedP50Ms: null,
+        appliedMs: run.appliedMs,
+        p50Ms: run.held.p50Ms,
+        p99Ms: run.held.p99Ms,
+        requests: run.held.requests,
+        pausedP50Ms: run.paused?.p50Ms ?? null,
         dueP50Ms: round(quantile(due, 0.5)),
         dueSamples: due.length,
       };
       add(system.name, point);
       ctx.log(
-        `  ${system.name} at ${delayMs} ms: p50 ${point.p50Ms} ms, p99 ${point.p99Ms} ms, touch/refresh p50 ${point.dueP50Ms} ms`,
+        `  ${system.name} at ${delayMs} ms: p50 ${point.p50Ms} ms, p99 ${point.p99Ms} ms, touch/refresh p50 ${point.dueP50Ms} ms${paused(point)}`,
       );
       if (system.name === "session-gate") {
-        const floorHoldsBefore = holdsSoFar(ctx);
-        const floor = await sequentialRun(ctx, system.worker.url, floorPath, {});
-        add("floor", {
+        const floor = await heldAndPaused(ctx, system.worker.url, floorPath, {}, delayMs);
+        const floorPoint: DelayPoint = {
           ...point,
-          appliedMs: heldSince(ctx, floorHoldsBefore),
-          p50Ms: floor.p50Ms,
-          p99Ms: floor.p99Ms,
-          requests: floor.requests,
+          appliedMs: floor.appliedMs,
+          p50Ms: floor.held.p50Ms,
+          p99Ms: floor.held.p99Ms,
+          requests: floor.held.requests,
+          pausedP50Ms: floor.paused?.p50Ms ?? null,
           dueP50Ms: null,
           dueSamples: 0,
-        });
-        ctx.log(`  floor route at ${delayMs} ms: p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms`);
+        };
+        add("floor", floorPoint);
+        ctx.log(
+          `  floor route at ${delayMs} ms: p50 ${floorPoint.p50Ms} ms, p99 ${floorPoint.p99Ms} ms${paused(floorPoint)}`,
+        );
       }
     }
   }
-  // The baselines with the same idle time: no delay held, the client pausing each delay instead.
+  // The phases after this one run with no delay.
   await ctx.standIn.start();
-  const pauses = ctx.settings.delaysMs.filter((ms) => ms > 0);
-  const paced = async (name: TargetName, url: string, path: string, headers: Record<string, string>) => {
-    for (const pauseMs of pauses) {
-      const run = await sequentialRun(ctx, url, path, headers, pauseMs);
-      const point = points[name]?.find((p) => p.delayMs === pauseMs);
-      if (point !== undefined) point.pausedP50Ms = run.p50Ms;
-      ctx.log(`  ${name} at 0 ms, pausing ${pauseMs} ms between checks: p50 ${run.p50Ms} ms`);
-    }
-  };
-  for (const system of systems) {
-    const session = await system.newSession();
-    await paced(system.name, system.worker.url, system.validatePath, bearer(session.token));
-    if (system.name === "session-gate") await paced("floor", system.worker.url, floorPath, {});
-  }
   return { points, hop };
 }

@@ -87,6 +87,27 @@ export async function timedRequest(
  * wait is, not by how long the machine sat idle (see bench/delay.ts).
  */
 export async function pacedRun(options: RunTarget & { pauseMs: number }): Promise<LoadRun> {
+  const client = pacedClient(options);
+  try {
+    return pacedSummary(options.path, await client.send(options.seconds, options.pauseMs));
+  } finally {
+    client.close();
+  }
+}
+
+/** What a paced client's requests came to: the latencies of the 200s, and everything else as failures. */
+export interface PacedSamples {
+  latencies: number[];
+  failures: number;
+  seconds: number;
+}
+
+/**
+ * `pacedRun`'s keep-alive connection, kept open across several runs of requests (`send`), so that
+ * runs of different kinds can alternate on one connection (bench/delay.ts). `pauseFirst` pauses
+ * before the first request of a run too, which then follows the last run's answer by `pauseMs`.
+ */
+export function pacedClient(options: Omit<RunTarget, "seconds">) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const target = new URL(options.path, options.url);
   const once = () =>
@@ -101,28 +122,35 @@ export async function pacedRun(options: RunTarget & { pauseMs: number }): Promis
       request.setTimeout(PACED_REQUEST_TIMEOUT_MS, () => request.destroy(new Error("no answer")));
       request.on("error", reject);
     });
-  const latencies: number[] = [];
-  let failures = 0;
-  const started = performance.now();
-  try {
-    while (performance.now() - started < options.seconds * 1000) {
-      if (options.pauseMs > 0 && latencies.length + failures > 0) await sleepFor(options.pauseMs);
-      const answer = await once().catch(() => ({ status: 0, ms: 0 }));
-      if (answer.status === 200) latencies.push(answer.ms);
-      else failures += 1;
-    }
-  } finally {
-    agent.destroy();
-  }
-  const seconds = (performance.now() - started) / 1000;
   return {
-    path: options.path,
-    requests: latencies.length + failures,
-    seconds: round(seconds, 1),
-    rps: round((latencies.length + failures) / seconds, 1),
-    p50Ms: round(quantile(latencies, 0.5)),
-    p99Ms: round(quantile(latencies, 0.99)),
-    failures,
+    async send(seconds: number, pauseMs: number, pauseFirst = false): Promise<PacedSamples> {
+      const latencies: number[] = [];
+      let failures = 0;
+      const started = performance.now();
+      while (performance.now() - started < seconds * 1000) {
+        if (pauseMs > 0 && (pauseFirst || latencies.length + failures > 0)) await sleepFor(pauseMs);
+        const answer = await once().catch(() => ({ status: 0, ms: 0 }));
+        if (answer.status === 200) latencies.push(answer.ms);
+        else failures += 1;
+      }
+      return { latencies, failures, seconds: (performance.now() - started) / 1000 };
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}
+
+export function pacedSummary(path: string, samples: PacedSamples): LoadRun {
+  const requests = samples.latencies.length + samples.failures;
+  return {
+    path,
+    requests,
+    seconds: round(samples.seconds, 1),
+    rps: round(requests / samples.seconds, 1),
+    p50Ms: round(quantile(samples.latencies, 0.5)),
+    p99Ms: round(quantile(samples.latencies, 0.99)),
+    failures: samples.failures,
   };
 }
 

@@ -54,8 +54,10 @@ export function renderMethod(r: Results): string {
   held that long before it runs. Per system and delay: ${s.delaySeconds} s of checks of one valid session on one connection,
   one after another, and ${s.delayDueSamples} checks of sessions due a touch or refresh. The delay held is what the
   stand-in measured: the median of its holds of that system's requests in that run (a timer fires a little late). The
-  baseline a delay is judged against has the same idle time: no delay held, the client pausing that long after each
-  answer (${s.delaySeconds} s per system and delay). On this machine a request that reaches processes which sat idle for
+  baseline a delay is judged against has the same idle time: no delay held, the client pausing that long before each
+  check (${s.delaySeconds} s per system and delay). The two run on the same connection in 5 chunks of each kind,
+  alternating which comes first, so a drift of the machine over the phase falls on both (from 2026-11-30; before, every
+  baseline ran after all the delays' held runs, minutes later). On this machine a request that reaches processes which sat idle for
   milliseconds costs about 1 ms more than one sent straight after the last, with or without a Worker, so against p50
   back to back even the floor route looks like more than one round trip; against the paused baseline only where the
   wait is differs. The same client also runs ${s.delaySeconds} s against a bare HTTP hop at each delay (a server in the bench's

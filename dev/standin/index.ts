@@ -27,6 +27,8 @@ export interface StandIn {
   databaseUrl(database?: string, options?: DatabaseUrlOptions): string;
   /** Requests to /sql so far: total, per application_name in the Neon-Connection-String, password lookups. */
   stats(): RequestStats;
+  /** The bench's: holds every /sql request that arrives from now on `delayMs` (0: none), like startStandIn's option. */
+  holdFor(delayMs: number): void;
   /** Stops the HTTP server and closes the backend. */
   close(): Promise<void>;
 }
@@ -80,18 +82,18 @@ export async function startStandIn(options: {
     }
   }
   const delayMs = options.delayMs ?? 0;
-  if (!(Number.isSafeInteger(delayMs) && delayMs >= 0)) {
-    throw new Error(`startStandIn: delayMs must be a whole number of milliseconds, got ${delayMs}`);
-  }
+  assertDelay(delayMs);
   const log = options.log ?? (() => undefined);
   const secret = options.secret ?? randomBytes(24).toString("base64url");
   const backend = await openBackend(options.databaseUrl, { log });
-  const { server, stats } = createStandInServer(backend, log, {
+  // Read by the server on every request, so holdFor() changes what the next one is held.
+  const serverOptions = {
     secret,
     maxRequestBytes: options.maxRequestBytes ?? NEON_SIZE_LIMIT_BYTES,
     maxResponseBytes: options.maxResponseBytes ?? NEON_SIZE_LIMIT_BYTES,
     delayMs,
-  });
+  };
+  const { server, stats } = createStandInServer(backend, log, serverOptions);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -126,6 +128,10 @@ export async function startStandIn(options: {
       return url.toString();
     },
     stats,
+    holdFor(ms) {
+      assertDelay(ms);
+      serverOptions.delayMs = ms;
+    },
     async close() {
       await new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
@@ -135,6 +141,12 @@ export async function startStandIn(options: {
       await backend.close();
     },
   };
+}
+
+function assertDelay(delayMs: number): void {
+  if (!(Number.isSafeInteger(delayMs) && delayMs >= 0)) {
+    throw new Error(`startStandIn: delayMs must be a whole number of milliseconds, got ${delayMs}`);
+  }
 }
 
 /**

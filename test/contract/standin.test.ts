@@ -344,6 +344,25 @@ describe.each(backendCases)("stand-in on $name", (backendCase) => {
     }
   });
 
+  it("holds the requests after holdFor() as long as it says, and none after holdFor(0)", async () => {
+    const standIn = await startStandIn({ databaseUrl, port: 0 });
+    try {
+      const run = neon(connectionString(standIn));
+      await run`select 1 as one`;
+      expect(standIn.stats().heldMs).toEqual([]);
+      standIn.holdFor(30);
+      expect(await run`select 2 as two`).toEqual([{ two: 2 }]);
+      expect(standIn.stats().heldMs).toHaveLength(1);
+      expect(standIn.stats().heldMs[0]).toBeGreaterThanOrEqual(29);
+      standIn.holdFor(0);
+      await run`select 3 as three`;
+      expect(standIn.stats().heldMs).toHaveLength(1);
+      expect(() => standIn.holdFor(-1)).toThrow(/delayMs must be a whole number of milliseconds, got -1/);
+    } finally {
+      await standIn.close();
+    }
+  });
+
   it("refuses a body over Neon's 10 MiB with 413, and a response over it with 507", async () => {
     const tooLong = sql.query("select length($1)", ["x".repeat(10 * 1024 * 1024)]);
     await expect(tooLong).rejects.toThrow(

@@ -30,7 +30,11 @@ export class SessionValidator extends WorkerEntrypoint<Env & MetricsBinding> {
     const config = getConfig(this.env);
     const db = createDb(config, { timeoutMs: config.validationTimeoutMs });
     try {
-      const observer = { entryPoint: "binding" as const, metrics: this.env.METRICS };
+      const observer = {
+        entryPoint: "binding" as const,
+        metrics: this.env.METRICS,
+        waitUntil: (promise: Promise<unknown>) => this.ctx.waitUntil(promise),
+      };
       return (await checkToken(db, config, String(token), requirements, observer)).outcome;
     } catch (error) {
       if (error instanceof DatabaseError) return { ok: false, reason: "unavailable" };

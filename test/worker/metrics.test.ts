@@ -54,8 +54,11 @@ describe("check data points", () => {
 
     await callWorkerIn({ ...testEnv(GATEWAY), METRICS: metrics }, "/app/page", bearer(s.token));
     await callWorkerIn({ ...testEnv(), METRICS: metrics }, "/v1/sessions/current", bearer(s.token));
-    const validator = new SessionValidator(createExecutionContext(), { ...testEnv(), METRICS: metrics });
+    // The binding writes its point after it has answered, within the call's waitUntil.
+    const ctx = createExecutionContext();
+    const validator = new SessionValidator(ctx, { ...testEnv(), METRICS: metrics });
     await validator.validate(s.token);
+    await waitOnExecutionContext(ctx);
 
     expect(metrics.points.map((p) => [p.indexes?.[0], p.blobs?.[2]])).toEqual([
       ["gateway", "valid"],

@@ -30,11 +30,7 @@ export class SessionValidator extends WorkerEntrypoint<Env & MetricsBinding> {
     const config = getConfig(this.env);
     const db = createDb(config, { timeoutMs: config.validationTimeoutMs });
     try {
-      const observer = {
-        entryPoint: "binding" as const,
-        metrics: this.env.METRICS,
-        waitUntil: (promise: Promise<unknown>) => this.ctx.waitUntil(promise),
-      };
+      const observer = { entryPoint: "binding" as const, metrics: this.env.METRICS };
       return (await checkToken(db, config, String(token), requirements, observer)).outcome;
     } catch (error) {
       if (error instanceof DatabaseError) return { ok: false, reason: "unavailable" };

@@ -63,7 +63,6 @@ export async function authenticate(
     result = await checkSession(db, config, presented, requirements, {
       entryPoint: options.entryPoint ?? "session_auth",
       metrics,
-      waitUntil: waitUntilOf(c),
     });
   } catch (error) {
     if (error instanceof DatabaseError) throw databaseFailure(error, config.retryAfterSeconds);
@@ -82,18 +81,6 @@ export async function authenticate(
     throw refuse(crossSiteRefusal());
   }
   return { session: result.outcome.session, serverTiming };
-}
-
-/** The request's `waitUntil`; undefined where the app runs without an execution context (Node, `app.request()`). */
-function waitUntilOf(c: Context): ((promise: Promise<unknown>) => void) | undefined {
-  let ctx: Context["executionCtx"];
-  try {
-    // Hono's getter throws when the request came without one.
-    ctx = c.executionCtx;
-  } catch {
-    return undefined;
-  }
-  return (promise) => ctx.waitUntil(promise);
 }
 
 /** A check's refusal: the RFC 6750 challenge, or for a browser navigation the way to the login page. */

@@ -1,10 +1,7 @@
 import { vi } from "vitest";
 
-/**
- * Captures every console line the Worker writes while `run` runs (and shows none of them). `run`
- * gets the lines captured so far, to look at them midway.
- */
-export async function captureLogs(run: (soFar: readonly string[]) => Promise<void>): Promise<string[]> {
+/** Captures every console line the Worker writes while `run` runs (and shows none of them). */
+export async function captureLogs(run: () => Promise<void>): Promise<string[]> {
   const lines: string[] = [];
   const capture = (...args: unknown[]) => {
     lines.push(
@@ -17,7 +14,7 @@ export async function captureLogs(run: (soFar: readonly string[]) => Promise<voi
     vi.spyOn(console, method).mockImplementation(capture),
   );
   try {
-    await run(lines);
+    await run();
   } finally {
     for (const spy of spies) spy.mockRestore();
   }

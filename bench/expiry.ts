@@ -21,7 +21,7 @@ import { createDb, queryRows } from "../src/db/client";
 import { endExpiredSessionsQuery, endInconsistentSessionsQuery } from "../src/db/expiry-statements";
 import { runExpiryJob } from "../src/jobs/expiry-job";
 import { insertBulkSessions } from "./data";
-import { quantile, round } from "./load";
+import { median, round } from "./load";
 import { type BenchSettings, largestTableRows } from "./settings";
 
 export type ExpiryVariant = "job" | "jobNoWrapper" | "oneBatch" | "floor";
@@ -300,7 +300,7 @@ async function timeVariant(
   }
 }
 
-const median = (values: number[]) => round3(quantile(values, 0.5));
+const medianOf = (values: number[]) => round3(median(values));
 const total = (ended: Record<string, number>) => Object.values(ended).reduce((sum, n) => sum + n, 0);
 
 /**
@@ -342,25 +342,25 @@ export async function measureExpiry(options: {
     runs.find((run) => run.variant === variant && run.round === pass) as ExpiryRun;
   const rounds = Array.from({ length: settings.expiryRounds }, (_, pass) => pass);
   const ratios = rounds.map((pass) => round3(byRound("job", pass).seconds / byRound("floor", pass).seconds));
-  const medianRatio = median(ratios);
+  const medianRatio = medianOf(ratios);
   const jobRun = byRound("job", rounds.find((pass) => ratios[pass] === medianRatio) ?? 0);
   const difference = (a: ExpiryVariant, b: ExpiryVariant) =>
-    median(rounds.map((pass) => byRound(a, pass).seconds - byRound(b, pass).seconds));
+    medianOf(rounds.map((pass) => byRound(a, pass).seconds - byRound(b, pass).seconds));
   const jobs = of("job");
   return {
     rows: counts.rows,
     expired: counts.expired,
-    jobSeconds: median(jobs.map((run) => run.seconds)),
-    jobNoWrapperSeconds: median(of("jobNoWrapper").map((run) => run.seconds)),
-    oneBatchSeconds: median(of("oneBatch").map((run) => run.seconds)),
-    floorSeconds: median(of("floor").map((run) => run.seconds)),
+    jobSeconds: medianOf(jobs.map((run) => run.seconds)),
+    jobNoWrapperSeconds: medianOf(of("jobNoWrapper").map((run) => run.seconds)),
+    oneBatchSeconds: medianOf(of("oneBatch").map((run) => run.seconds)),
+    floorSeconds: medianOf(of("floor").map((run) => run.seconds)),
     ratio: medianRatio,
     ratios,
     breakdown: {
       wrapper: difference("job", "jobNoWrapper"),
       batching: difference("jobNoWrapper", "oneBatch"),
       statementShape: difference("oneBatch", "floor"),
-      inRequests: median(jobs.map((run) => run.batches.reduce((sum, batch) => sum + batch.seconds, 0) / run.seconds)),
+      inRequests: medianOf(jobs.map((run) => run.batches.reduce((sum, batch) => sum + batch.seconds, 0) / run.seconds)),
     },
     spread,
     maxBatchSeconds: round3(Math.max(...jobs.flatMap((run) => run.batches.map((batch) => batch.seconds)))),
@@ -409,9 +409,9 @@ async function measureSpread(options: { settings: BenchSettings; template: strin
     const ratios = seconds.job.map((job, pass) => round3(job / (seconds.floor[pass] as number)));
     return {
       ...counts,
-      jobSeconds: median(seconds.job),
-      floorSeconds: median(seconds.floor),
-      ratio: median(ratios),
+      jobSeconds: medianOf(seconds.job),
+      floorSeconds: medianOf(seconds.floor),
+      ratio: medianOf(ratios),
       ratios,
     };
   } finally {

@@ -1,7 +1,7 @@
 /** The results: the terminal table, bench/results.json, BENCHMARKS.md and the charts beside it. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { quantile } from "./load";
+import { median } from "./load";
 import { chartFiles } from "./report-charts";
 import { renderComparison } from "./report-comparison";
 import { markdownTable, percent } from "./report-format";
@@ -55,7 +55,7 @@ function comparisonChecks(r: Pick<Results, "comparison">, loadRuns: MeasuredRun[
     // in the same round (same load on the machine, order rotated), the median over the rounds.
     // The medians of each system's own req/s are shown beside it: they mix rounds of different load.
     const paired = pairedRatios(loadRuns, "session-gate", fastest);
-    const ratio = paired.length > 0 ? quantile(paired, 0.5) : gateRps / peerRps;
+    const ratio = paired.length > 0 ? median(paired) : gateRps / peerRps;
     checks.push({
       figure: "throughput: session-gate against the fastest peer (median of the rounds' req/s ratios)",
       measured: `${round2(ratio)} (rounds: ${paired.map(round2).join(", ")}); medians of req/s ${gateRps} against ${peerRps} (${label(fastest)})`,

@@ -10,7 +10,7 @@
 import os from "node:os";
 import { type BenchContext, bearer } from "./context";
 import { hashOf } from "./data";
-import { type LoadRun, quantile, round, runLoad } from "./load";
+import { type LoadRun, median, round, runLoad } from "./load";
 import type { System } from "./systems";
 import { cpuMs, cpuMsByPid, cpuMsSince, postgresPids, rssMb, type WorkerProcess } from "./worker-process";
 
@@ -92,16 +92,16 @@ export interface ThroughputResult {
   runs: MeasuredRun[];
 }
 
-const median = (values: number[]) => round(quantile(values, 0.5), 3);
+const medianOf = (values: number[]) => round(median(values), 3);
 
 function summarize(runs: MeasuredRun[]): LoadSummary {
   return {
-    rps: median(runs.map((run) => run.rps)),
-    p50Ms: median(runs.map((run) => run.p50Ms)),
-    p99Ms: median(runs.map((run) => run.p99Ms)),
-    workerdCpuMsPerCheck: median(runs.map((run) => run.workerdCpuMsPerRequest)),
-    postgresCpuMsPerCheck: median(runs.map((run) => run.postgresCpuMsPerRequest)),
-    standInRequestsPerCheck: median(runs.map((run) => run.standInRequestsPerRequest)),
+    rps: medianOf(runs.map((run) => run.rps)),
+    p50Ms: medianOf(runs.map((run) => run.p50Ms)),
+    p99Ms: medianOf(runs.map((run) => run.p99Ms)),
+    workerdCpuMsPerCheck: medianOf(runs.map((run) => run.workerdCpuMsPerRequest)),
+    postgresCpuMsPerCheck: medianOf(runs.map((run) => run.postgresCpuMsPerRequest)),
+    standInRequestsPerCheck: medianOf(runs.map((run) => run.standInRequestsPerRequest)),
     runs: runs.length,
   };
 }
@@ -212,7 +212,7 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
   );
   // Each part over the one before it, per round: they add up to cpuMsOverFloor.
   const partOver = (name: TargetName, before: TargetName) =>
-    median(
+    medianOf(
       of(name).map(
         (run) =>
           run.workerdCpuMsPerRequest -
@@ -227,7 +227,7 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
     throughput: {
       validateRps: gateSummary.rps,
       floorRps: floorSummary.rps,
-      ratio: median(ratios),
+      ratio: medianOf(ratios),
       ratios,
       validateP50Ms: gateSummary.p50Ms,
       validateP99Ms: gateSummary.p99Ms,
@@ -236,7 +236,7 @@ export async function measureThroughput(ctx: BenchContext, systems: System[]): P
     },
     cpuMsPerValidation: cpuPerRequest(checks),
     cpuMsPerFloorRequest: cpuPerRequest(floors),
-    cpuMsOverFloor: median(overFloor),
+    cpuMsOverFloor: medianOf(overFloor),
     cpuMsOverFloorByRound: overFloor,
     cpuMsOverFloorParts: {
       statement: partOver("statement", "floor"),

@@ -34,7 +34,7 @@ export function renderMethod(r: Results): string {
   order rotated by one per round, session-gate's four targets back to back and their order reversed every other
   round (from 2026-11-30; rotated with the rest before, which put the check right before its floor in 5 of 7 rounds);
   medians over the rounds (of an even number of rounds, the mean of the two middle ones; the runs of 2026-11-30 before
-  05:58 took the lower one).
+  05:50 took the lower one).
   Latencies are per response (autocannon's \`response\` event). CPU is utime+stime from /proc: the target's workerd
   process(es), every PostgreSQL process (alive at both ends of the run), and the bench's own process. The requests
   reaching the stand-in from the target's Worker are counted too. throughput.ratio and cpuMsOverFloor pair each check

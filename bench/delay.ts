@@ -135,8 +135,7 @@ async function heldAndPaused(
     into.failures += run.failures;
     into.seconds += run.seconds;
   };
-  const chunks = delayMs > 0 ? CHUNKS : 1;
-  const chunkSeconds = ctx.settings.delaySeconds / chunks;
+  const chunkSeconds = ctx.settings.delaySeconds / (delayMs > 0 ? CHUNKS : 1);
   const runHeld = async () => {
     const from = holdsSoFar(ctx);
     add(held, await client.send(chunkSeconds, 0));
@@ -151,15 +150,11 @@ async function heldAndPaused(
     }
   };
   try {
-    for (let chunk = 0; chunk < chunks; chunk++) {
-      if (delayMs === 0) await runHeld();
-      else if (chunk % 2 === 0) {
-        await runHeld();
-        await runPaused();
-      } else {
-        await runPaused();
-        await runHeld();
-      }
+    if (delayMs === 0) await runHeld();
+    for (let chunk = 0; delayMs > 0 && chunk < CHUNKS; chunk++) {
+      const [first, second] = chunk % 2 === 0 ? [runHeld, runPaused] : [runPaused, runHeld];
+      await first();
+      await second();
     }
   } finally {
     client.close();

@@ -343,7 +343,12 @@ export async function measureExpiry(options: {
   const rounds = Array.from({ length: settings.expiryRounds }, (_, pass) => pass);
   const ratios = rounds.map((pass) => round3(byRound("job", pass).seconds / byRound("floor", pass).seconds));
   const medianRatio = medianOf(ratios);
-  const jobRun = byRound("job", rounds.find((pass) => ratios[pass] === medianRatio) ?? 0);
+  // The round nearest the median: with an even number of rounds the median is no round's own ratio.
+  const distance = (pass: number) => Math.abs((ratios[pass] as number) - medianRatio);
+  const jobRun = byRound(
+    "job",
+    rounds.reduce((best, pass) => (distance(pass) < distance(best) ? pass : best), 0),
+  );
   const difference = (a: ExpiryVariant, b: ExpiryVariant) =>
     medianOf(rounds.map((pass) => byRound(a, pass).seconds - byRound(b, pass).seconds));
   const jobs = of("job");

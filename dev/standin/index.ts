@@ -82,7 +82,7 @@ export async function startStandIn(options: {
     }
   }
   const delayMs = options.delayMs ?? 0;
-  assertDelay(delayMs);
+  assertDelay("startStandIn", delayMs);
   const log = options.log ?? (() => undefined);
   const secret = options.secret ?? randomBytes(24).toString("base64url");
   const backend = await openBackend(options.databaseUrl, { log });
@@ -129,7 +129,7 @@ export async function startStandIn(options: {
     },
     stats,
     holdFor(ms) {
-      assertDelay(ms);
+      assertDelay("holdFor", ms);
       serverOptions.delayMs = ms;
     },
     async close() {
@@ -143,9 +143,9 @@ export async function startStandIn(options: {
   };
 }
 
-function assertDelay(delayMs: number): void {
+function assertDelay(caller: string, delayMs: number): void {
   if (!(Number.isSafeInteger(delayMs) && delayMs >= 0)) {
-    throw new Error(`startStandIn: delayMs must be a whole number of milliseconds, got ${delayMs}`);
+    throw new Error(`${caller}: delayMs must be a whole number of milliseconds, got ${delayMs}`);
   }
 }
 

@@ -217,5 +217,7 @@ function rowAsItStands(table: SessionsAlias, rule: ExpiryRule, status: SQL): SQL
  * edge clock is ever compared with the database's times.
  */
 function validForSeconds(absoluteExpiresAt: SQL, idleExpiresAt: SQL): SQL {
-  return sql`greatest(0, floor(extract(epoch from (least(${absoluteExpiresAt}, ${idleExpiresAt}) - now()))))::int`;
+  // `date_part` answers in double precision, cheaper than `extract`'s numeric, and floors to the
+  // same whole second for any interval under about 300 years (a microsecond is then above its error).
+  return sql`greatest(0, floor(date_part('epoch', least(${absoluteExpiresAt}, ${idleExpiresAt}) - now())))::int`;
 }

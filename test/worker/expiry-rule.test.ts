@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { createDb, queryRows } from "../../src/db/client";
-import { expiryRule } from "../../src/db/expiry-rule";
+import { expiryRule, isoTimestamp } from "../../src/db/expiry-rule";
 import { sessionsAs } from "../../src/db/sessions-alias";
 
 /*
@@ -63,5 +63,47 @@ describe("the expiry rule", () => {
       reason,
       exact: true,
     });
+  });
+});
+
+describe("the times the service answers with", () => {
+  // As Python's isoformat() writes a UTC datetime (the seed's to_dict): `+00:00`, and six digits
+  // of microseconds exactly when there are any.
+  it.each([
+    ["2026-11-30 06:54:41+00", "2026-11-30T06:54:41+00:00"],
+    ["2026-11-30 06:54:41.5+00", "2026-11-30T06:54:41.500000+00:00"],
+    ["2026-11-30 06:54:41.000001+00", "2026-11-30T06:54:41.000001+00:00"],
+    ["2026-11-30 06:54:41.999999+00", "2026-11-30T06:54:41.999999+00:00"],
+    ["2026-11-30 07:54:41.1+01", "2026-11-30T06:54:41.100000+00:00"],
+    ["2028-02-29 23:59:59.000010-05", "2028-03-01T04:59:59.000010+00:00"],
+    ["1970-01-01 00:00:00+00", "1970-01-01T00:00:00+00:00"],
+    ["0001-01-01 00:00:00.1+00", "0001-01-01T00:00:00.100000+00:00"],
+    ["9999-12-31 23:59:59.999999+00", "9999-12-31T23:59:59.999999+00:00"],
+  ])("%s is %s", async (value, iso) => {
+    const [row] = await queryRows<{ iso: string }>(db, sql`select ${isoTimestamp(sql`${value}::timestamptz`)} as iso`);
+    expect(row).toEqual({ iso });
+  });
+
+  it("agree with the two-part format they replaced, over 100,000 times with and without microseconds", async () => {
+    // The earlier format (written with the fraction only when it is not zero) as the oracle;
+    // every fifth time falls on a whole second.
+    const utc = "(v at time zone 'UTC')";
+    const earlier = `(to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || case when extract(microseconds from ${utc})::int % 1000000 = 0 then '' else to_char(${utc}, '.US') end || '+00:00')`;
+    const [row] = await queryRows<{ differ: number; whole: number }>(
+      db,
+      sql`select count(*) filter (where ${isoTimestamp(sql.raw("v"))} is distinct from ${sql.raw(earlier)})::int as differ,
+          count(*) filter (where ${isoTimestamp(sql.raw("v"))} not like '%.%')::int as whole
+        from (select timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => g * 7919.123457 * (g % 5 <> 0)::int + g * 7919 * (g % 5 = 0)::int) as v
+          from generate_series(1, 100000) g) times`,
+    );
+    expect(row).toEqual({ differ: 0, whole: 20000 });
+  });
+
+  it("is null for a time that is not one (infinity), as before", async () => {
+    const [row] = await queryRows<{ iso: string | null }>(
+      db,
+      sql`select ${isoTimestamp(sql`'infinity'::timestamptz`)} as iso`,
+    );
+    expect(row).toEqual({ iso: null });
   });
 });

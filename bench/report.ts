@@ -258,7 +258,7 @@ ${markdownTable(
 Also measured: workerd CPU per check ${r.cpuMsPerValidation} ms (cpuMsPerValidation, for reference; the floor route's
 ${r.details.cpuMsPerFloorRequest} ms; per round, check minus floor: ${r.details.cpuMsOverFloorByRound.join(", ")} ms).
 Where cpuMsOverFloor goes (bench routes that do part of the check, in the same rounds; medians of the rounds'
-differences): the check statement over the floor (bearer read, SHA-256, \`session_gate_check\`'s call and its larger
+differences): the check statement over the floor (bearer read, SHA-256, \`session_gate_check_json\`'s call and its larger
 row) ${parts.statement} ms, the whole check over its statement (\`checkToken\`: its log line, the outcome)
 ${parts.checkToken} ms, \`/v1/validate\` over the whole check (Hono, middleware, query validation, identity headers, the
 JSON body) ${parts.http} ms${httpWithoutDatabaseClause(r.details.cpuMsOverFloorParts)};

@@ -10,11 +10,12 @@ import { latestCheckFunctionMigration } from "./check-function-migration";
  * ran it would never see the new body.
  */
 const ddl = checkFunctionDdl();
-if (latestCheckFunctionMigration().sql === ddl) {
+if (latestCheckFunctionMigration()?.sql === ddl) {
   console.log(`db:generate: ${CHECK_FUNCTION} unchanged`);
 } else {
   execFileSync("npx", ["drizzle-kit", "generate", "--custom", `--name=${CHECK_FUNCTION}`], { stdio: "inherit" });
   const migration = latestCheckFunctionMigration();
+  if (migration === undefined) throw new Error(`drizzle-kit made no migration named ${CHECK_FUNCTION}`);
   writeFileSync(migration.path, ddl);
   console.log(`db:generate: wrote ${migration.tag}.sql`);
 }

@@ -31,24 +31,9 @@ interface CheckRow {
   valid_for_seconds: number | null;
 }
 
-/** The columns the check answers with, in order: the check function's result type. */
-export const CHECK_COLUMNS = [
-  ["id", "uuid"],
-  ["user_id", "integer"],
-  ["tenant_id", "integer"],
-  ["app_type", "varchar"],
-  ["status", "text"],
-  ["ended_reason", "varchar"],
-  ["created_at", "text"],
-  ["last_activity_at", "text"],
-  ["absolute_expires_at", "text"],
-  ["idle_expires_at", "text"],
-  ["valid_for_seconds", "integer"],
-] as const;
-
 /**
  * Checks, touches and lazily expires a session in ONE call (one round trip), of the
- * `session_gate_check` function (src/db/check-function.ts) that a migration installs with the
+ * `session_gate_check_json` function (src/db/check-function.ts) that a migration installs with the
  * statements below as its body: `buildUnchangedQuery` when no write is due, else `buildCheckQuery`.
  * A function's plans are kept per connection, so PostgreSQL parses and plans them once rather
  * than on every request.
@@ -58,13 +43,16 @@ export async function checkSessionByTokenHash(
   tokenHash: string,
   options: { idleTimeoutMinutes: number; touchIntervalSeconds: number },
 ): Promise<SessionLookup> {
-  const rows = await queryPrepared<{ row: CheckRow }>(db, CHECK_CALL, {
+  const rows = await queryPrepared<{ row: CheckRow | null }>(db, CHECK_CALL, {
     tokenHash,
     idleTimeoutMinutes: options.idleTimeoutMinutes,
     touchIntervalSeconds: options.touchIntervalSeconds,
   });
-  const row = rows[0]?.row;
-  if (row === undefined) return { status: "unknown" };
+  // Only the function's own word counts, and it is always one value: anything else (no row, a
+  // record of another function of that name) fails closed, never as an unknown session.
+  const row = rows.length === 1 ? rows[0]?.row : undefined;
+  if (row === null) return { status: "unknown" };
+  if (typeof row !== "object") throw new DatabaseError(FOREIGN_CHECK_ROW, undefined, undefined);
   if (row.status === "inactive") return { status: "inactive", sessionId: row.id };
   if (row.status === "expired") {
     return { status: "expired", sessionId: row.id, reason: row.ended_reason ?? "idle_timeout" };
@@ -87,15 +75,23 @@ export async function checkSessionByTokenHash(
   };
 }
 
-// The function's row comes back as one `json` column, which the driver parses with one
-// `JSON.parse`. As the function's own 11 columns, every answer carried each column's metadata (name,
-// type, table, size, format) and the driver built a parser and an entry per column: measured in
-// workerd by instruction count, 11 columns cost the Worker about 90,000 instructions per check more
-// than 1 (roughly 0.05 ms of CPU), one column of the same values about 20,000. JSON keeps every type
-// the row needs: text for the timestamps (the function returns them as text already), numbers for
-// the integers, null.
+/**
+ * The check function's name; the migrations that install a body of it are named
+ * `NNNN_session_gate_check_json`. Migrations up to 0006 installed `session_gate_check`, which
+ * answers a table: it stays as it was, so the version before this one keeps working on a database
+ * migrated for this one (an upgrade migrates first, then deploys; a rollback needs it too).
+ */
+export const CHECK_FUNCTION = "session_gate_check_json";
+
+// The function answers its row as one `json` value (null when there is no such session), which
+// the driver parses with one `JSON.parse`. As 11 columns, every answer carried each column's
+// metadata (name, type, table, size, format) and the driver built a parser and an entry per
+// column: measured in workerd by instruction count, 11 columns cost the Worker about 90,000
+// instructions per check more than 1 (roughly 0.05 ms of CPU), one column of the same values about
+// 20,000. JSON keeps every type the row needs: text for the timestamps (the function writes them
+// as text already), numbers for the integers, null.
 const CHECK_CALL: PreparedStatement = prepareStatement(
-  sql`select row_to_json(c) as row from session_gate_check(${sql.placeholder("tokenHash")}, ${sql.placeholder("idleTimeoutMinutes")}::int, ${sql.placeholder("touchIntervalSeconds")}::int) c`,
+  sql`select ${sql.identifier(CHECK_FUNCTION)}(${sql.placeholder("tokenHash")}, ${sql.placeholder("idleTimeoutMinutes")}::int, ${sql.placeholder("touchIntervalSeconds")}::int) as row`,
 );
 
 /**
@@ -114,7 +110,7 @@ const CHECK_CALL: PreparedStatement = prepareStatement(
  *   `greatest(...)` keeps two racing touches from moving `last_activity_at` backwards.
  * - A due write that found the row changed answers 'contended': the snapshot can no longer say
  *   whether the session is live (another check touched it) or not (it was ended).
- *   `buildRereadQuery` then answers from the latest version (session_gate_check does it in the
+ *   `buildRereadQuery` then answers from the latest version (the check function does it in the
  *   same call).
  */
 export function buildCheckQuery(options: { tokenHash: SQL; idleTimeoutMinutes: SQL; touchIntervalSeconds: SQL }): SQL {
@@ -197,8 +193,9 @@ export function buildRereadQuery(options: { tokenHash: SQL; idleTimeoutMinutes: 
 }
 
 /**
- * The check function's columns (`CHECK_COLUMNS`, in order) for a row answered as it stands, with
- * nothing written: the read-only first statement's answer and the re-read's.
+ * The check function's answer (`CheckRow`, the same columns in the same order as `buildCheckQuery`'s)
+ * for a row answered as it stands, with nothing written: the read-only first statement's answer and
+ * the re-read's.
  */
 function rowAsItStands(table: SessionsAlias, rule: ExpiryRule, status: SQL): SQL {
   return sql`${table.id}, ${table.userId}, ${table.tenantId}, ${table.appType}::varchar,

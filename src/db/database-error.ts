@@ -32,7 +32,7 @@ export class DatabaseError extends Error {
 // SQLSTATEs that say the deployment is wrong, never that the database is busy.
 const PERMANENT_CODES: Record<string, PermanentCause> = {
   "42501": "missing_privilege", // insufficient_privilege
-  "42883": "missing_migration", // undefined_function: session_gate_check is not there (or of another signature)
+  "42883": "missing_migration", // undefined_function: the check function is not there (or of another signature)
   "42P01": "missing_migration", // undefined_table
   "42703": "missing_migration", // undefined_column
   "28P01": "bad_credentials", // invalid_password
@@ -41,10 +41,11 @@ const PERMANENT_CODES: Record<string, PermanentCause> = {
 };
 
 /**
- * What the check says when `session_gate_check` answers a row without one of the statuses it
- * defines: a function of another version (an older migration's, or someone else's) is installed.
+ * What the check says when `session_gate_check_json` answers anything but a row with one of the
+ * statuses it defines, or null: a function of another version (or someone else's) is installed.
  */
-export const FOREIGN_CHECK_ROW = "session_gate_check answered a row of another shape: run this version's migrations";
+export const FOREIGN_CHECK_ROW =
+  "session_gate_check_json answered a row of another shape: run this version's migrations";
 
 function permanentCause(message: string, code: string | undefined): PermanentCause | undefined {
   if (code !== undefined && code in PERMANENT_CODES) return PERMANENT_CODES[code];

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import * as z from "zod";
 import type { AppEnv } from "../app-env";
-import { checkFunctionVersion } from "../db/check-function";
+import { CHECK_FUNCTION, checkFunctionVersion } from "../db/check-function";
 import { inspectDatabase } from "../db/health";
 import { json, retryAfter } from "../http/describe";
 import { ErrorResponse, HealthResponse } from "../http/schemas";
@@ -52,14 +52,13 @@ function misdeployment(state: Awaited<ReturnType<typeof inspectDatabase>>): Omit
   if (state.checkFunctionVersion === null) {
     return {
       db: "migrations_missing",
-      message: "The database has no session_gate_check function: run `npm run db:migrate` against it.",
+      message: `The database has no ${CHECK_FUNCTION} function: run \`npm run db:migrate\` against it.`,
     };
   }
   if (state.checkFunctionVersion !== checkFunctionVersion()) {
     return {
       db: "migrations_outdated",
-      message:
-        "The database's session_gate_check is not the one this version needs: run `npm run db:migrate` against it.",
+      message: `The database's ${CHECK_FUNCTION} is not the one this version needs: run \`npm run db:migrate\` against it.`,
     };
   }
   if (!state.canCheck) {

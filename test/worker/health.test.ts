@@ -47,14 +47,14 @@ describe("GET /healthz tells a misdeployment from an outage", () => {
       expect(await missing.json()).toEqual({
         status: "misconfigured",
         db: "migrations_missing",
-        message: "The database has no session_gate_check function: run `npm run db:migrate` against it.",
+        message: "The database has no session_gate_check_json function: run `npm run db:migrate` against it.",
       });
       // An older version of the function: its comment names another body.
       const owner = createDb(getConfig({ ...env, DATABASE_URL: url.toString() })).$client;
-      await owner.query(`create function session_gate_check(text, integer, integer) returns table (id uuid, user_id integer)
+      await owner.query(`create function session_gate_check_json(text, integer, integer) returns table (id uuid, user_id integer)
         language sql as 'select gen_random_uuid(), 1'`);
       await owner.query(
-        `comment on function session_gate_check(text, integer, integer) is 'session-gate check 0000000000000000'`,
+        `comment on function session_gate_check_json(text, integer, integer) is 'session-gate check 0000000000000000'`,
       );
       const outdated = await callWorker("/healthz", {}, { DATABASE_URL: url.toString() });
       expect(outdated.status).toBe(503);

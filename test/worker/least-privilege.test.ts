@@ -46,7 +46,8 @@ describe("the Worker's role", () => {
     ["write the hash", "update sessions set session_token_hash = session_token_hash where false"],
     ["truncate sessions", "truncate sessions"],
     ["drop sessions", "drop table sessions"],
-    ["drop the check function", "drop function session_gate_check(text, integer, integer)"],
+    ["drop the check function", "drop function session_gate_check_json(text, integer, integer)"],
+    ["drop the previous version's check function", "drop function session_gate_check(text, integer, integer)"],
     ["create a table", "create table session_gate_probe (id int)"],
     ["read the migration journal", 'select * from drizzle."__drizzle_migrations"'],
   ])("may not %s (42501)", async (_name, statement) => {
@@ -156,7 +157,7 @@ describe("DatabaseError.permanent", () => {
     ["insufficient_privilege", "permission denied for table users", "42501", "missing_privilege"],
     [
       "undefined_function",
-      "function session_gate_check(text, integer, integer) does not exist",
+      "function session_gate_check_json(text, integer, integer) does not exist",
       "42883",
       "missing_migration",
     ],

@@ -60,7 +60,8 @@ function createFunctionDdl(): string {
   // first one's "no write due" is what the check itself would have found then. Still one call,
   // one round trip. The answer is the row as one `json` value (null: no such session), so the
   // caller's statement is a plain function call: a set-returning function in FROM cost PostgreSQL
-  // about 5 µs more per request to plan and run (20 against 15 µs, each call a new statement).
+  // about 4.5 µs more per request to plan and run (20.7 against 16.2 µs, each call a new
+  // statement), and more under the bench's load (bench/findings.md, stop 30).
   return [
     `CREATE FUNCTION ${CHECK_FUNCTION}(p_token_hash text, p_idle_timeout_minutes integer, p_touch_interval_seconds integer)`,
     "RETURNS json",

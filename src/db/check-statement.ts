@@ -57,7 +57,6 @@ export async function checkSessionByTokenHash(
   if (row.status === "expired") {
     return { status: "expired", sessionId: row.id, reason: row.ended_reason ?? "idle_timeout" };
   }
-  // Only the function's own word makes a session valid: a row without it fails closed.
   if (row.status !== "valid") throw new DatabaseError(FOREIGN_CHECK_ROW, undefined, undefined);
   return {
     status: "valid",

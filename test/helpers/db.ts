@@ -95,16 +95,16 @@ export interface StoredSession {
   expected_ended_at: string;
 }
 
-/** A time as the service shows it, written independently: Python's isoformat() of a UTC value. */
-const iso = (column: string) =>
+/** A time as the service shows it, written independently of src/: Python's isoformat() of a UTC value. */
+export const isoformatOf = (column: string) =>
   `(to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || case when extract(microseconds from ${column} at time zone 'UTC')::int % 1000000 = 0 then '' else to_char(${column} at time zone 'UTC', '.US') end || '+00:00')`;
 
 export async function readSession(id: string, idleTimeoutMinutes = 30): Promise<StoredSession> {
   const rows = await sql.query(
-    `select is_active, revoke_reason, ${iso("ended_at")} as ended_at, ${iso("revoked_at")} as revoked_at,
-       ${iso("last_activity_at")} as last_activity_at, ${iso("absolute_expires_at")} as absolute_expires_at,
+    `select is_active, revoke_reason, ${isoformatOf("ended_at")} as ended_at, ${isoformatOf("revoked_at")} as revoked_at,
+       ${isoformatOf("last_activity_at")} as last_activity_at, ${isoformatOf("absolute_expires_at")} as absolute_expires_at,
        xmin::text as xmin,
-       ${iso(`least(absolute_expires_at, last_activity_at + make_interval(mins => ${idleTimeoutMinutes}))`)} as expected_ended_at
+       ${isoformatOf(`least(absolute_expires_at, last_activity_at + make_interval(mins => ${idleTimeoutMinutes}))`)} as expected_ended_at
      from sessions where id = $1`,
     [id],
   );
